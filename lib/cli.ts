@@ -1,0 +1,131 @@
+/**
+ * What every job entry point shares: flag parsing, configuration, a logger
+ * with a run id, and the mapping from errors to exit codes (0 ok, 1 a stage
+ * failed, 2 bad input). Jobs in jobs/ stay thin by calling `runJob`.
+ */
+import { type Config, type ConfigKey, configKeys, loadConfig, secretsOf } from "./config.ts";
+import { ArgoLakeError, ConfigError, exitCodeOf } from "./errors.ts";
+import { createLogger, type Logger, makeRedactor } from "./log.ts";
+import process from "node:process";
+import { exitProcess, processEnv, scriptArgs } from "./runtime.ts";
+
+/** A job-specific flag. `config` routes its value into that config variable. */
+export interface FlagSpec {
+  type: "boolean" | "string";
+  config?: ConfigKey;
+  /** Several uses collect into a comma-separated list (e.g. --dac aoml --dac bodc). */
+  repeatable?: boolean;
+}
+
+export interface JobSpec {
+  /** The job's name, as in `deno task <name>`. */
+  name: string;
+  /** Help text printed by --help. */
+  usage: string;
+  flags?: Record<string, FlagSpec>;
+}
+
+/** What a job's main function receives. */
+export interface JobContext {
+  config: Config;
+  log: Logger;
+  flags: Record<string, string | boolean>;
+  positionals: string[];
+  env: Record<string, string | undefined>;
+}
+
+/** Flags every job understands; config variables are also settable as --kebab-case flags. */
+const commonFlags: Record<string, FlagSpec> = {
+  help: { type: "boolean" },
+  json: { type: "boolean" },
+  "env-file": { type: "string" },
+  gdac: { type: "string", config: "GDAC_BASE_URL" },
+  lake: { type: "string", config: "LAKE_URL" },
+  dac: { type: "string", config: "ARGO_DAC", repeatable: true },
+  float: { type: "string", config: "FLOAT_IDS", repeatable: true },
+};
+
+/** Turns argv into flags and positionals against the job's flag table. */
+export function parseFlags(argv: string[], spec: JobSpec): {
+  flags: Record<string, string | boolean>;
+  overrides: Partial<Record<ConfigKey, string>>;
+  positionals: string[];
+} {
+  const table: Record<string, FlagSpec> = { ...commonFlags, ...spec.flags };
+  for (const key of configKeys) table[key.toLowerCase().replace(/_/g, "-")] ??= { type: "string", config: key };
+  const flags: Record<string, string | boolean> = {};
+  const overrides: Partial<Record<ConfigKey, string>> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const f = table[name];
+    if (!f) throw new ConfigError(`unknown flag --${name} for ${spec.name}; see --help`);
+    let value: string | boolean;
+    if (f.type === "boolean") {
+      value = eq < 0 ? true : !/^(false|0|no)$/i.test(arg.slice(eq + 1));
+    } else if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      if (i + 1 >= argv.length) throw new ConfigError(`flag --${name} expects a value; see --help`);
+      value = argv[++i];
+    }
+    if (f.repeatable && typeof value === "string" && typeof flags[name] === "string") value = `${flags[name]},${value}`;
+    flags[name] = value;
+    if (f.config && typeof value === "string") overrides[f.config] = value;
+  }
+  return { flags, overrides, positionals };
+}
+
+/**
+ * Runs a job: parses flags, loads config, logs start and end, maps errors to
+ * exit codes. `main` returns its exit code (0 or 1). The process exits here.
+ */
+export async function runJob(spec: JobSpec, main: (ctx: JobContext) => Promise<0 | 1>): Promise<never> {
+  const env = processEnv();
+  let redact = makeRedactor([]);
+  let log: Logger | undefined;
+  try {
+    const { flags, overrides, positionals } = parseFlags(scriptArgs(), spec);
+    if (flags.help) {
+      process.stdout.write(spec.usage.trimEnd() + "\n");
+      return await exitProcess(0);
+    }
+    const config = loadConfig({ env, overrides, envFile: typeof flags["env-file"] === "string" ? flags["env-file"] : undefined });
+    log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, env) });
+    redact = log.redact;
+    const code = await main({ config, log, flags, positionals, env });
+    return await exitProcess(code);
+  } catch (err) {
+    const code = exitCodeOf(err);
+    const message = redact(describeError(err));
+    if (log) log.error(message, { exit_code: code, ...(err instanceof ArgoLakeError ? err.context : {}) });
+    process.stderr.write(`${spec.name}: ${message}\n`);
+    return await exitProcess(code);
+  }
+}
+
+/** One line for an error: its message, with stage and float when known. */
+export function describeError(err: unknown): string {
+  if (err instanceof ArgoLakeError) {
+    const where = [err.context.stage, err.context.floatId && `float ${err.context.floatId}`, err.context.file]
+      .filter(Boolean).join(", ");
+    return err instanceof ConfigError ? err.message : `${err.message}${where ? ` (${where})` : ""}`;
+  }
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** Prints a job's final stats: JSON on stdout with --json, a log line otherwise. */
+export function printStats(ctx: JobContext, stats: unknown, summary: string): void {
+  if (ctx.flags.json) process.stdout.write(JSON.stringify(stats, null, 2) + "\n");
+  else ctx.log.info(summary, { stats });
+}

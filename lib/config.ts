@@ -1,0 +1,214 @@
+/**
+ * The job configuration: one zod schema over environment variables, an
+ * optional `.env` file and command-line flags (flags win over the
+ * environment, the environment over `.env`, `.env` over defaults).
+ * A bad value stops the job before any work with a ConfigError (exit 2)
+ * naming the variable, the value given and what was expected.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Cron } from "croner";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { DACS, isDac, isWmo } from "./argo/ids.ts";
+
+/** The repository root (lib/ is one level below it). */
+export const repoRoot: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** Where the lake lives when LAKE_URL is not set: the repo's git-ignored data folder. */
+export const defaultLakeUrl: string = resolve(repoRoot, "data", "lake");
+
+const bool = (name: string) =>
+  z.string().trim().toLowerCase().pipe(
+    z.enum(["true", "false", "1", "0", "yes", "no"], { error: `${name}: expected true or false` }),
+  ).transform((v) => v === "true" || v === "1" || v === "yes");
+
+const number = (what: string, min: number, int = false) =>
+  z.string().trim().refine(
+    (v) => v !== "" && Number.isFinite(Number(v)) && Number(v) >= min && (!int || Number.isInteger(Number(v))),
+    { error: `expected ${what}` },
+  ).transform(Number);
+
+const list = (v: string) => v.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+
+const cron = z.string().trim().refine((v) => {
+  try {
+    new Cron(v, { paused: true, timezone: "UTC" }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: "expected a cron expression (5 or 6 fields, UTC), e.g. \"0 */6 * * *\"" });
+
+/** Tells whether a GDAC source string is one we accept, and which kind. */
+function gdacKind(v: string): "https" | "s3" | "local" | null {
+  if (/^https:\/\/[^/\s]+/i.test(v)) return "https";
+  if (/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v)) return "s3";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !/^file:\/\//i.test(v)) return null;
+  return "local";
+}
+
+/** Tells whether a lake location is a local directory or an S3 prefix. */
+function lakeKind(v: string): "local" | "s3" | null {
+  if (/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v)) return "s3";
+  if (/^file:\/\//i.test(v)) return "local";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return null;
+  return v.trim() ? "local" : null;
+}
+
+const optionalUrl = (schemes: string[]) =>
+  z.string().trim().refine((v) => schemes.some((s) => v.startsWith(s + "://")) && URL.canParse(v), {
+    error: `expected a URL starting with ${schemes.map((s) => s + "://").join(" or ")}`,
+  }).optional();
+
+/** Every setting, by its environment variable name. */
+export const ConfigSchema = z.object({
+  GDAC_BASE_URL: z.string().trim().default("https://data-argo.ifremer.fr")
+    .refine((v) => gdacKind(v) !== null, {
+      error: "expected an https:// URL, s3://bucket/prefix or a local directory (http:// and ftp:// are refused: HTTPS only)",
+    }).transform((v) => v.replace(/\/+$/, "")),
+  GDAC_CA_FILE: z.string().trim().optional().refine((v) => v === undefined || existsSync(v), {
+    error: "expected a readable PEM file of CA certificates",
+  }),
+  HTTP_TIMEOUT: number("a number of seconds > 0", 0.001).default(30),
+  HTTP_MAX_RETRIES: number("a whole number of retries >= 0", 0, true).default(3),
+  HTTP_RETRY_DELAY: number("a number of seconds >= 0 (first backoff delay)", 0).default(1),
+  HTTP_CONCURRENCY: number("a whole number of requests in flight >= 1", 1, true).default(8),
+  /** Ceiling on one response body, so a hostile server cannot fill memory or disk. */
+  HTTP_MAX_BYTES: number("a whole number of bytes >= 1", 1, true).default(2 * 1024 ** 3),
+  ARGO_DAC: z.string().trim().default("").transform(list).refine((v) => v.every(isDac), {
+    error: `expected DAC names separated by commas, among: ${DACS.join(", ")}`,
+  }),
+  FLOAT_IDS: z.string().trim().default("").transform(list).refine((v) => v.every(isWmo), {
+    error: "expected WMO float ids (5 or 7 digits) separated by commas",
+  }),
+  /** Extra per-float files to sync besides meta and single-profile files. */
+  SYNC_FILES: z.string().trim().default("").transform(list).refine((v) => v.every((f) => f === "prof" || f === "Sprof"), {
+    error: "expected a comma-separated list of prof, Sprof",
+  }),
+  SYNC_DATE_FROM: z.string().trim().optional().refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), {
+    error: "expected a date such as 2024-01-01",
+  }),
+  SYNC_DATE_TO: z.string().trim().optional().refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), {
+    error: "expected a date such as 2024-12-31",
+  }),
+  /** lon_min,lon_max,lat_min,lat_max */
+  SYNC_BBOX: z.string().trim().optional().refine((v) => {
+    if (v === undefined) return true;
+    const n = v.split(",").map(Number);
+    return n.length === 4 && n.every(Number.isFinite) && n[0] >= -180 && n[1] <= 180 && n[0] <= n[1] &&
+      n[2] >= -90 && n[3] <= 90 && n[2] <= n[3];
+  }, { error: "expected lon_min,lon_max,lat_min,lat_max in degrees" }).transform((v) => {
+    if (v === undefined) return undefined;
+    const [lonMin, lonMax, latMin, latMax] = v.split(",").map(Number);
+    return { lonMin, lonMax, latMin, latMax };
+  }),
+  LAKE_URL: z.string().trim().default(defaultLakeUrl).refine((v) => lakeKind(v) !== null, {
+    error: "expected a local directory, a file:// URL or s3://bucket/prefix",
+  }),
+  S3_ENDPOINT: optionalUrl(["http", "https"]),
+  S3_REGION: z.string().trim().default("us-east-1"),
+  S3_FORCE_PATH_STYLE: bool("S3_FORCE_PATH_STYLE").default(false),
+  DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
+  REDIS_URL: optionalUrl(["redis", "rediss"]),
+  REDIS_PREFIX: z.string().default("argo:"),
+  /** Seconds a hot-layer key lives; 0 keeps keys until the next load replaces them. */
+  REDIS_TTL: number("a whole number of seconds >= 0", 0, true).default(7 * 24 * 3600),
+  BATCH_SIZE: number("a whole number >= 1", 1, true).default(10),
+  MAX_WORKERS: number("a whole number of workers >= 1", 1, true).default(4),
+  PROFILE_BATCH_LIMIT: z.string().trim().default("None").refine(
+    (v) => /^(none|)$/i.test(v) || (/^\d+$/.test(v) && Number(v) >= 1),
+    { error: "expected None or a whole number of profiles >= 1" },
+  ).transform((v) => (/^(none|)$/i.test(v) ? null : Number(v))),
+  ARROW_COMPRESSION: z.string().trim().toLowerCase().default("zstd").pipe(
+    z.enum(["zstd", "snappy", "gzip", "lz4", "uncompressed"], { error: "expected zstd, snappy, gzip, lz4 or uncompressed" }),
+  ),
+  ENABLE_INCREMENTAL_SYNC: bool("ENABLE_INCREMENTAL_SYNC").default(true),
+  LOG_LEVEL: z.string().trim().toLowerCase().default("info").pipe(
+    z.enum(["debug", "info", "warn", "error"], { error: "expected debug, info, warn or error" }),
+  ),
+  LOG_FORMAT: z.string().trim().toLowerCase().default("json").pipe(
+    z.enum(["json", "text"], { error: "expected json or text" }),
+  ),
+  ENVIRONMENT: z.string().trim().default("development"),
+  SYNC_CRON: cron.default("0 */6 * * *"),
+  PARSE_CRON: cron.default("30 */6 * * *"),
+  LOAD_CRON: cron.default("45 */6 * * *"),
+});
+
+/** The validated configuration a job runs with. */
+export type Config = z.infer<typeof ConfigSchema>;
+/** The environment-variable names the configuration understands. */
+export type ConfigKey = keyof z.input<typeof ConfigSchema>;
+export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
+
+/** Values that must never reach a log line: passwords and S3 keys. */
+export function secretsOf(config: Config, env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const u of [config.DATABASE_URL, config.REDIS_URL]) {
+    if (!u) continue;
+    try {
+      const parsed = new URL(u);
+      if (parsed.password) out.push(decodeURIComponent(parsed.password), parsed.password);
+    } catch { /* validated already */ }
+  }
+  for (const k of ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "PGPASSWORD"]) {
+    const v = env[k];
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+/** Parses a `.env` file: KEY=VALUE lines, # comments, optional quotes. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let v = m[2];
+    if (/^(['"]).*\1$/.test(v)) v = v.slice(1, -1);
+    else v = v.replace(/\s+#.*$/, "");
+    out[m[1]] = v;
+  }
+  return out;
+}
+
+export interface LoadConfigOptions {
+  /** The process environment. */
+  env: Record<string, string | undefined>;
+  /** Values from command-line flags, by variable name; they win. */
+  overrides?: Partial<Record<ConfigKey, string>>;
+  /** Path of the optional .env file; `.env` in the working directory by default. */
+  envFile?: string;
+}
+
+/**
+ * Builds the configuration. Throws ConfigError on the first bad value with
+ * one line: `VARIABLE="value": expected ...`. Secrets are not echoed back.
+ */
+export function loadConfig(opts: LoadConfigOptions): Config {
+  const envFile = opts.envFile ?? resolve(".env");
+  const fromFile = existsSync(envFile) ? parseDotEnv(readFileSync(envFile, "utf8")) : {};
+  const raw: Record<string, string> = {};
+  for (const key of configKeys) {
+    const v = opts.overrides?.[key] ?? opts.env[key] ?? fromFile[key];
+    if (v !== undefined) raw[key] = v;
+  }
+  // An empty optional URL means "not set", as in most .env files.
+  for (const k of ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "GDAC_CA_FILE", "SYNC_DATE_FROM", "SYNC_DATE_TO", "SYNC_BBOX"]) {
+    if (raw[k] === "") delete raw[k];
+  }
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = String(issue.path[0]);
+    const given = raw[key];
+    const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:)[^@/]+@/, "$1***@") : given;
+    const expected = issue.message.replace(/^[A-Z_]+: /, "");
+    throw new ConfigError(`${key}=${JSON.stringify(shown ?? "")}: ${expected}`, { variable: key });
+  }
+  return result.data;
+}
