@@ -6,6 +6,7 @@
 import { type Config, type ConfigKey, configKeys, loadConfig, secretsOf } from "./config.ts";
 import { ArgoLakeError, ConfigError, exitCodeOf } from "./errors.ts";
 import { createLogger, type Logger, makeRedactor } from "./log.ts";
+import { existsSync } from "node:fs";
 import process from "node:process";
 import { exitProcess, processEnv, scriptArgs } from "./runtime.ts";
 
@@ -38,7 +39,7 @@ export interface JobContext {
 const commonFlags: Record<string, FlagSpec> = {
   help: { type: "boolean" },
   json: { type: "boolean" },
-  "env-file": { type: "string" },
+  "dotenv": { type: "string" },
   gdac: { type: "string", config: "GDAC_BASE_URL" },
   lake: { type: "string", config: "LAKE_URL" },
   dac: { type: "string", config: "ARGO_DAC", repeatable: true },
@@ -63,6 +64,8 @@ export function parseFlags(argv: string[], spec: JobSpec): {
       break;
     }
     if (!arg.startsWith("--")) {
+      // A single-dash word is a mistyped flag (-h, -float): refusing it beats running with it ignored.
+      if (/^-[^\d.]/.test(arg)) throw new ConfigError(`unknown flag ${arg} for ${spec.name}; flags start with --, see --help`);
       positionals.push(arg);
       continue;
     }
@@ -100,7 +103,10 @@ export async function runJob(spec: JobSpec, main: (ctx: JobContext) => Promise<0
       process.stdout.write(spec.usage.trimEnd() + "\n");
       return await exitProcess(0);
     }
-    const config = loadConfig({ env, overrides, envFile: typeof flags["env-file"] === "string" ? flags["env-file"] : undefined });
+    const envFile = typeof flags["dotenv"] === "string" ? flags["dotenv"] : undefined;
+    // The default .env may be absent; a file named on the command line must be there.
+    if (envFile !== undefined && !existsSync(envFile)) throw new ConfigError(`--dotenv ${JSON.stringify(envFile)}: no such file`);
+    const config = loadConfig({ env, overrides, envFile });
     log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, env) });
     redact = log.redact;
     const code = await main({ config, log, flags, positionals, env });

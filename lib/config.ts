@@ -135,6 +135,12 @@ export const ConfigSchema = z.object({
   SYNC_CRON: cron.default("0 */6 * * *"),
   PARSE_CRON: cron.default("30 */6 * * *"),
   LOAD_CRON: cron.default("45 */6 * * *"),
+  /** One schedule for a whole cycle (sync, then parse, then load); when set it replaces the three above. */
+  SCHEDULE_CRON: cron.optional(),
+  /** Seconds a stopping scheduler waits for its in-flight run before it exits anyway. */
+  SHUTDOWN_TIMEOUT: number("a number of seconds >= 0", 0).default(30),
+  /** This process's share of the floats, "i/n" (0 <= i < n); "auto/n" takes i from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX. */
+  SHARD: z.string().trim().regex(/^(\d+|auto)\/[1-9]\d*$/, { error: "expected i/n with 0 <= i < n (e.g. 0/4), or auto/n" }).optional(),
 });
 
 /** The validated configuration a job runs with. */
@@ -169,7 +175,9 @@ export function parseDotEnv(text: string): Record<string, string> {
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) continue;
     let v = m[2];
-    if (/^(['"]).*\1$/.test(v)) v = v.slice(1, -1);
+    // A quoted value may be followed by a comment: KEY="a # b"  # note
+    const quoted = /^(['"])(.*?)\1(?:\s+#.*)?$/.exec(v);
+    if (quoted) v = quoted[2];
     else v = v.replace(/\s+#.*$/, "");
     out[m[1]] = v;
   }
@@ -198,7 +206,7 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     if (v !== undefined) raw[key] = v;
   }
   // An empty optional URL means "not set", as in most .env files.
-  for (const k of ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "GDAC_CA_FILE", "SYNC_DATE_FROM", "SYNC_DATE_TO", "SYNC_BBOX"]) {
+  for (const k of ["DATABASE_URL", "REDIS_URL", "S3_ENDPOINT", "GDAC_CA_FILE", "SYNC_DATE_FROM", "SYNC_DATE_TO", "SYNC_BBOX", "SCHEDULE_CRON", "SHARD"]) {
     if (raw[k] === "") delete raw[k];
   }
   const result = ConfigSchema.safeParse(raw);
@@ -207,7 +215,7 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     const key = String(issue.path[0]);
     const given = raw[key];
     const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:)[^@/]+@/, "$1***@") : given;
-    const expected = issue.message.replace(/^[A-Z_]+: /, "");
+    const expected = issue.message.replace(/^[A-Z0-9_]+: /, "");
     throw new ConfigError(`${key}=${JSON.stringify(shown ?? "")}: ${expected}`, { variable: key });
   }
   return result.data;

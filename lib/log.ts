@@ -38,7 +38,10 @@ const urlCredentials = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi;
 
 /** Builds a redaction function for the given secret values and any URL credentials. */
 export function makeRedactor(secrets: string[]): (text: string) => string {
-  const list = [...new Set(secrets.filter((s) => s && s.length >= 3))].sort((a, b) => b.length - a.length);
+  // Lines are redacted after JSON encoding, so a secret with a quote or a
+  // backslash must also be looked for in its JSON-escaped form.
+  const list = [...new Set(secrets.filter((s) => s && s.length >= 3).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
+    .sort((a, b) => b.length - a.length);
   return (text: string) => {
     let out = text.replace(urlCredentials, "$1***@");
     for (const s of list) out = out.split(s).join("***");

@@ -51,11 +51,15 @@ export class LocalLakeStore implements LakeStore {
   }
 
   async stat(key: string): Promise<LakeObject | null> {
+    const path = this.path(key);
     try {
-      const s = await stat(this.path(key));
+      const s = await stat(path);
       return s.isFile() ? { key, size: s.size, modified: s.mtime } : null;
-    } catch {
-      return null;
+    } catch (err) {
+      // Only a missing object is "none"; an unreadable lake must not look empty.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return null;
+      throw new LakeError(`cannot stat ${key}: ${(err as Error).message}`, { file: key }, { cause: err });
     }
   }
 

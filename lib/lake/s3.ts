@@ -13,8 +13,10 @@ import {
 import { LakeError } from "../errors.ts";
 import { checkKey, type LakeObject, type LakeStore } from "./store.ts";
 
+/** The object is missing. A missing bucket is also a 404, but it is a broken lake, not an empty one. */
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === "NoSuchBucket") return false;
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
 }
 
@@ -60,7 +62,13 @@ export class S3LakeStore implements LakeStore {
   }
 
   async putFile(key: string, path: string): Promise<void> {
-    await this.put(key, new Uint8Array(await readFile(path)));
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await readFile(path));
+    } catch (err) {
+      this.fail("write", key, err);
+    }
+    await this.put(key, body);
   }
 
   async stat(key: string): Promise<LakeObject | null> {
@@ -74,6 +82,8 @@ export class S3LakeStore implements LakeStore {
   }
 
   async list(prefix: string): Promise<LakeObject[]> {
+    // Same rule as the local lake: the folder part of a prefix must be a valid key.
+    if (prefix.includes("/")) checkKey(prefix.slice(0, prefix.lastIndexOf("/")));
     const full = this.prefix ? `${this.prefix}/${prefix}` : prefix;
     const out: LakeObject[] = [];
     let token: string | undefined;
