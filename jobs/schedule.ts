@@ -1,0 +1,53 @@
+/**
+ * deno task schedule: runs sync, parse and load on their cron schedules (or
+ * one cycle on SCHEDULE_CRON) until SIGTERM/SIGINT; `--once` runs one cycle
+ * and exits (Kubernetes CronJob, ECS scheduled task).
+ */
+import { printStats, runJob } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
+import { JOB_NAMES, type JobName } from "../lib/schedule/runs.ts";
+import { serveSchedule } from "../lib/schedule/service.ts";
+import { defaultStages } from "../lib/schedule/stages.ts";
+
+const usage = `Usage: deno task schedule [--once [--job cycle|sync|parse|load|run-float]] [--shard i/n] [options]
+
+Runs the pipeline on a schedule (UTC), one run at a time, never two at once
+for the same lake and shard (Postgres advisory lock with DATABASE_URL, a lock
+object locks/scheduler.json in the lake otherwise).
+
+  SCHEDULE_CRON    one cron for a whole cycle: sync, then parse, then load
+  SYNC_CRON, PARSE_CRON, LOAD_CRON
+                   one cron per stage, used when SCHEDULE_CRON is not set
+                   (5 fields, or 6 with seconds first; UTC)
+  --once           run one job now and exit (0 ok or skipped, 1 failed)
+  --job NAME       with --once: cycle (default), sync, parse, load, run-float
+  --shard i/n      only floats with fnv1a32(WMO) mod n = i; auto/n takes i from
+                   JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX (env SHARD)
+  --float WMO      only these floats (repeatable; required by run-float)
+  --shutdown-timeout S
+                   seconds to wait for the run in progress on SIGTERM (30)
+  --json           with --once, print the run record as JSON on stdout
+
+Every run is recorded in the lake (runs/<date>/<run_id>.json, runs/latest.json)
+and in job_runs when DATABASE_URL is set. Every config variable is also a
+--kebab-case flag.
+`;
+
+await runJob({
+  name: "schedule",
+  usage,
+  flags: { once: { type: "boolean" }, job: { type: "string" } },
+}, async (ctx) => {
+  const job = typeof ctx.flags.job === "string" ? ctx.flags.job : "cycle";
+  if (!(JOB_NAMES as readonly string[]).includes(job)) throw new ConfigError(`--job ${job}: expected one of ${JOB_NAMES.join(", ")}`);
+  if (ctx.flags.job !== undefined && !ctx.flags.once) throw new ConfigError("--job needs --once: the timers come from SCHEDULE_CRON or SYNC_CRON/PARSE_CRON/LOAD_CRON");
+  return await serveSchedule({
+    config: ctx.config,
+    log: ctx.log,
+    env: ctx.env,
+    stages: defaultStages,
+    once: ctx.flags.once ? { job: job as JobName } : undefined,
+    onOutcome: (outcome) =>
+      printStats(ctx, outcome.ran ? outcome.record : { ran: false, reason: outcome.reason }, outcome.ran ? `run ${outcome.record.status}` : "nothing run"),
+  });
+});
