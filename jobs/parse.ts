@@ -1,0 +1,77 @@
+/**
+ * deno task parse: raw NetCDF files in the lake to Parquet tables (or
+ * ProfileData JSON on stdout with --format json).
+ */
+import process from "node:process";
+import { printStats, runJob } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
+
+const usage = `Usage: deno task parse [options]
+       npx tsx jobs/parse.ts [options]
+
+Parses the raw NetCDF files that sync landed in the lake (raw/dac=<dac>/wmo=<wmo>/)
+into Hive-partitioned Parquet tables:
+  parquet/measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet  one row per level
+  parquet/profiles/dac=<dac>/year=<yyyy>/<wmo>.parquet      one row per profile
+  parquet/floats/dac=<dac>/<wmo>.parquet                    one row per float
+Only floats whose raw files changed since their last parse are parsed again.
+A file that fails to parse is recorded under quarantine/ and the float's other
+files still land (see deno task status).
+
+Options:
+  --force            reparse every selected float, changed or not
+  --format FORMAT    parquet (default): write the lake's tables;
+                     json: print the original system's ProfileData JSON array
+                     to stdout instead, writing nothing
+  --float WMO        only this float (repeatable, or comma-separated; FLOAT_IDS)
+  --dac DAC          only this DAC (repeatable; ARGO_DAC)
+  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+  --max-workers N    worker threads (MAX_WORKERS, default 4)
+  --batch-size N     floats per batch (BATCH_SIZE, default 10)
+  --profile-batch-limit N
+                     at most N profile files per float, lowest cycles first;
+                     None = all (PROFILE_BATCH_LIMIT)
+  --arrow-compression zstd|snappy|gzip|lz4|uncompressed (ARROW_COMPRESSION)
+  --json             print the run's stats as JSON on stdout (logs go to stderr)
+  --env-file PATH    read settings from PATH instead of ./.env
+  --help             print this help and exit
+
+Exit codes: 0 done (quarantined files do not fail the run); 1 a float could
+not be parsed or written (see error_details); 2 bad arguments or settings.
+`;
+
+await runJob({
+  name: "parse",
+  usage,
+  flags: { force: { type: "boolean" }, format: { type: "string" } },
+}, async (ctx) => {
+  const format = typeof ctx.flags.format === "string" ? ctx.flags.format : "parquet";
+  if (format !== "parquet" && format !== "json") throw new ConfigError(`--format ${JSON.stringify(format)}: expected parquet or json`);
+  if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
+  const { openLake } = await import("../lib/lake/open.ts");
+  const store = openLake(ctx.config);
+  try {
+    if (format === "json") {
+      const { profileDataOf } = await import("../lib/parse/json.ts");
+      let n = 0;
+      process.stdout.write("[");
+      for await (const p of profileDataOf(ctx.config, store, ctx.log)) {
+        process.stdout.write((n++ ? ",\n" : "\n") + JSON.stringify(p));
+      }
+      process.stdout.write(n ? "\n]\n" : "]\n");
+      ctx.log.info("parse: ProfileData printed", { profiles: n });
+      return 0;
+    }
+    const { runParse } = await import("../lib/parse/run.ts");
+    const stats = await runParse(ctx.config, store, ctx.log, { force: ctx.flags.force === true });
+    printStats(
+      ctx,
+      stats,
+      `parse: ${stats.floats_parsed} floats parsed, ${stats.floats_skipped} unchanged, ${stats.measurement_rows} rows, ` +
+        `${stats.parquet_files_written} files, ${stats.quarantined} quarantined, ${stats.errors} errors`,
+    );
+    return stats.errors > 0 ? 1 : 0;
+  } finally {
+    await store.close();
+  }
+});

@@ -1,0 +1,87 @@
+/**
+ * deno task query "<SQL>": ad-hoc SQL over the lake's tables in an in-memory DuckDB.
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { runJob } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
+
+const usage = `Usage: deno task query "<SQL>" [options]
+       npx tsx jobs/query.ts "<SQL>" [options]
+
+Runs SQL in an in-memory DuckDB over the lake. Views:
+  measurements            one row per level (core + BGC), partitioned by dac, year
+  profiles                one row per profile
+  floats                  one row per float
+  measurements_standard   argopy's standard mode (best values, QC 1/2; BGC A/D, QC 1/2/5/8)
+  measurements_research   argopy's research mode (delayed mode, QC 1; BGC D, QC 1/5/8)
+Filter on dac and year to read only the matching files, e.g.
+  deno task query "SELECT count(*) FROM measurements WHERE dac = 'aoml' AND year = 2001"
+SQL "-" reads the SQL from standard input.
+
+Options:
+  --format FORMAT    table (default, readable), csv or json on stdout; with --out,
+                     csv, json or parquet (default: from the file's extension)
+  --out FILE         write the result to FILE (.csv, .json or .parquet) instead
+  --max-rows N       rows shown in table format (default 40; the total is printed)
+  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+  --cache-dir DIR    S3 lake: where its Parquet files are cached locally
+                     (default: a folder per lake under the OS temp dir)
+  --httpfs           S3 lake: read s3:// directly with DuckDB's httpfs extension
+                     instead of the cache (needs "INSTALL httpfs" done once)
+  --env-file PATH    read settings from PATH instead of ./.env
+  --help             print this help and exit
+
+Exit codes: 0 done; 1 the query failed; 2 bad arguments or settings.
+`;
+
+await runJob({
+  name: "query",
+  usage,
+  flags: {
+    format: { type: "string" },
+    out: { type: "string" },
+    "max-rows": { type: "string" },
+    "cache-dir": { type: "string" },
+    httpfs: { type: "boolean" },
+  },
+}, async (ctx) => {
+  if (ctx.positionals.length === 0) throw new ConfigError("expected the SQL to run as an argument; see --help");
+  const sql = ctx.positionals.length === 1 && ctx.positionals[0] === "-" ? readFileSync(0, "utf8") : ctx.positionals.join(" ");
+  const format = typeof ctx.flags.format === "string" ? ctx.flags.format : undefined;
+  const out = typeof ctx.flags.out === "string" ? ctx.flags.out : undefined;
+  if (format && !["table", "csv", "json", "parquet"].includes(format)) throw new ConfigError(`--format ${JSON.stringify(format)}: expected table, csv, json or parquet`);
+  if (format === "parquet" && !out) throw new ConfigError("--format parquet needs --out FILE");
+  if (format === "table" && out) throw new ConfigError("--format table prints to the terminal; with --out use csv, json or parquet");
+  const maxRows = ctx.flags["max-rows"] === undefined ? 40 : Number(ctx.flags["max-rows"]);
+  if (!Number.isInteger(maxRows) || maxRows < 0) throw new ConfigError(`--max-rows ${JSON.stringify(ctx.flags["max-rows"])}: expected a whole number >= 0`);
+
+  const { openLake } = await import("../lib/lake/open.ts");
+  const q = await import("../lib/lake/query.ts");
+  const fileFormat = out ? q.formatForFile(out, format) : undefined;
+  const store = openLake(ctx.config);
+  try {
+    const lake = await q.openLakeSession(ctx.config, store, {
+      httpfs: ctx.flags.httpfs === true,
+      cacheDir: typeof ctx.flags["cache-dir"] === "string" ? ctx.flags["cache-dir"] : undefined,
+      env: ctx.env,
+    });
+    try {
+      if (lake.cache) ctx.log.info("query: S3 lake cached locally", { ...lake.cache });
+      if (out && fileFormat) {
+        const rows = await q.queryToFile(lake.session, sql, out, fileFormat);
+        ctx.log.info("query: result written", { file: out, format: fileFormat, rows });
+        return 0;
+      }
+      const result = await q.runQuery(lake.session, sql);
+      if (format === "csv") process.stdout.write(q.resultToCsv(result));
+      else if (format === "json") process.stdout.write(JSON.stringify(q.resultToJson(result), null, 1) + "\n");
+      else process.stdout.write(q.resultToTable(result, maxRows));
+      return 0;
+    } finally {
+      lake.close();
+    }
+  } finally {
+    await store.close();
+  }
+});

@@ -1,0 +1,34 @@
+/**
+ * deno task status: what the lake holds: parse state per float and quarantined files.
+ */
+import process from "node:process";
+import { runJob } from "../lib/cli.ts";
+
+const usage = `Usage: deno task status [options]
+       npx tsx jobs/status.ts [options]
+
+Lists every parsed float (profiles, measurement rows, Parquet files, when it
+was parsed) and every quarantined raw file with the reason it failed.
+
+Options:
+  --dac DAC          only this DAC (ARGO_DAC; the first one when several)
+  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+  --json             print the status as JSON on stdout
+  --env-file PATH    read settings from PATH instead of ./.env
+  --help             print this help and exit
+
+Exit codes: 0 done; 1 the lake could not be read; 2 bad arguments or settings.
+`;
+
+await runJob({ name: "status", usage }, async (ctx) => {
+  const { openLake } = await import("../lib/lake/open.ts");
+  const { formatParseStatus, parseStatus } = await import("../lib/parse/status.ts");
+  const store = openLake(ctx.config);
+  try {
+    const status = await parseStatus(store, { dac: ctx.config.ARGO_DAC[0] });
+    process.stdout.write(ctx.flags.json ? JSON.stringify({ parse: status }, null, 2) + "\n" : formatParseStatus(status));
+    return 0;
+  } finally {
+    await store.close();
+  }
+});

@@ -1,0 +1,76 @@
+/**
+ * A local copy of an S3 lake's Parquet files, so DuckDB can query an S3 lake
+ * without its httpfs extension (which cannot be installed without network).
+ * Each sync downloads only objects whose size or modification time changed
+ * and removes local files whose object is gone; writes are atomic.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, sep } from "node:path";
+import { LakeError } from "../errors.ts";
+import type { LakeStore } from "./store.ts";
+
+/** What a cache sync did. */
+export interface CacheSyncStats {
+  root: string;
+  downloaded: number;
+  removed: number;
+  kept: number;
+  bytes_downloaded: number;
+}
+
+/** The default cache directory of a lake: one folder per lake under the OS temp dir. */
+export function defaultCacheDir(store: LakeStore): string {
+  const id = createHash("sha256").update(store.description).digest("hex").slice(0, 16);
+  return join(tmpdir(), "argo-lake-cache", id);
+}
+
+/** Every file below `dir`, as "/"-separated paths relative to `root`. */
+async function localFiles(root: string, dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join("/"));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Brings `<cacheDir>/parquet/` up to date with the lake's `parquet/` tables
+ * (parse state objects excluded). Returns the local root to give DuckDB.
+ */
+export async function syncParquetCache(store: LakeStore, cacheDir: string): Promise<CacheSyncStats> {
+  const stats: CacheSyncStats = { root: cacheDir, downloaded: 0, removed: 0, kept: 0, bytes_downloaded: 0 };
+  const remote = (await store.list("parquet/")).filter((o) => o.key.endsWith(".parquet") && !o.key.startsWith("parquet/_state/"));
+  const wanted = new Set(remote.map((o) => o.key));
+  for (const o of remote) {
+    const path = join(cacheDir, ...o.key.split("/"));
+    const local = await stat(path).catch(() => null);
+    // A copy carries its object's modification time, so equal size and time mean equal content.
+    if (local && local.size === o.size && Math.floor(local.mtimeMs / 1000) === Math.floor(o.modified.getTime() / 1000)) {
+      stats.kept++;
+      continue;
+    }
+    const bytes = await store.get(o.key);
+    if (!bytes) continue; // removed since the listing
+    const tmp = join(dirname(path), `.${randomBytes(6).toString("hex")}.tmp`);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(tmp, bytes);
+      await utimes(tmp, o.modified, o.modified);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new LakeError(`cannot cache ${o.key} in ${cacheDir}: ${(err as Error).message}`, { file: o.key, stage: "query" }, { cause: err });
+    }
+    stats.downloaded++;
+    stats.bytes_downloaded += bytes.byteLength;
+  }
+  for (const key of await localFiles(cacheDir, join(cacheDir, "parquet"))) {
+    if (wanted.has(key)) continue;
+    await rm(join(cacheDir, ...key.split("/")), { force: true });
+    stats.removed++;
+  }
+  return stats;
+}

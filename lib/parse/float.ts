@@ -1,0 +1,194 @@
+/**
+ * Parsing one float: its raw files' bytes in, its lake tables (and the files
+ * that failed, for quarantine) out. Runs in a worker thread or in-process;
+ * does no lake I/O, so a worker needs nothing but the bytes.
+ */
+import { join } from "node:path";
+import { mergeCoreAndBgc } from "../argo/merge.ts";
+import type { FloatMeta, ParsedProfileFile } from "../argo/schema.ts";
+import { ParseError } from "../errors.ts";
+import { type Compression, type ParquetWriter } from "../lake/parquet.ts";
+import { parseArgoFile } from "../netcdf/parse.ts";
+import { partitionFileKey, type TableName } from "../../lake/schema.ts";
+import { buildFloatTables, type CycleProfiles, type FloatInput, type FloatTables } from "./tables.ts";
+
+/** One raw file of a float: its path below the float folder and its bytes. */
+export interface RawFile {
+  /** e.g. "profiles/D6901929_001.nc" or "6901929_meta.nc". */
+  rest: string;
+  bytes: Uint8Array;
+}
+
+/** What parsing a float needs. */
+export interface FloatJob {
+  dac: string;
+  wmo: string;
+  /** Meta, core and B files (others are ignored). */
+  files: RawFile[];
+  /** PROFILE_BATCH_LIMIT: at most this many core files (lowest cycles first); null = all. */
+  profileBatchLimit: number | null;
+}
+
+/** A raw file that could not be used, with why. */
+export interface FileFailure {
+  rest: string;
+  reason: string;
+  where: string | null;
+}
+
+/** The role of a raw file in parsing, from its name. */
+export type RawRole = "meta" | "core" | "bgc" | "other";
+
+const coreRe = /^profiles\/([RD])(\d{5}|\d{7})_(\d{3,4}D?)\.nc$/;
+const bgcRe = /^profiles\/B([RD])(\d{5}|\d{7})_(\d{3,4}D?)\.nc$/;
+
+/**
+ * What a raw file is for. Only meta, core and B files are parsed: S-files and
+ * _prof/_Sprof repeat the single-profile files (see lib/parse/tables.ts).
+ */
+export function roleOf(rest: string, wmo: string): RawRole {
+  if (rest === `${wmo}_meta.nc`) return "meta";
+  const core = coreRe.exec(rest);
+  if (core && core[2] === wmo) return "core";
+  const bgc = bgcRe.exec(rest);
+  if (bgc && bgc[2] === wmo) return "bgc";
+  return "other";
+}
+
+/** Cycle key of a core or B file name: "001", "001D", "1000". */
+const cycleKeyOf = (rest: string): string => (coreRe.exec(rest) ?? bgcRe.exec(rest))![3]!;
+
+/** Sort key: cycle number, then ascending before descending. */
+function cycleOrder(key: string): [number, number] {
+  return [parseInt(key, 10), key.endsWith("D") ? 1 : 0];
+}
+
+/** The file name of a path below the float folder. */
+export const baseName = (rest: string): string => rest.slice(rest.lastIndexOf("/") + 1);
+
+/** Core files to parse, in cycle order, cut to PROFILE_BATCH_LIMIT. */
+export function selectCoreFiles(rests: readonly string[], wmo: string, limit: number | null): string[] {
+  const cores = rests.filter((r) => roleOf(r, wmo) === "core").sort((a, b) => {
+    const [ca, da] = cycleOrder(cycleKeyOf(a));
+    const [cb, db] = cycleOrder(cycleKeyOf(b));
+    return ca - cb || da - db || (a < b ? -1 : a > b ? 1 : 0);
+  });
+  return limit === null ? cores : cores.slice(0, limit);
+}
+
+/** The float's parsed input for the table builder, and the files that failed. */
+export interface ParsedFloat {
+  input: FloatInput;
+  failures: FileFailure[];
+  /** Raw files parsed without error. */
+  parsed: string[];
+}
+
+function failure(rest: string, err: ParseError): FileFailure {
+  return { rest, reason: err.message, where: err.where ?? null };
+}
+
+/**
+ * Parses a float's meta, core and B files. A file that fails is reported and
+ * left out; the others still count. A B-file that cannot be joined to its core
+ * file (e.g. PRES differs) fails alone: the core profile lands without BGC.
+ */
+export async function parseFloat(job: FloatJob): Promise<ParsedFloat> {
+  const byRest = new Map(job.files.map((f) => [f.rest, f]));
+  const failures: FileFailure[] = [];
+  const parsed: string[] = [];
+  const parse = async (rest: string) => {
+    // Named by its GDAC path, as the parser's errors and `sources` expect.
+    const result = await parseArgoFile(byRest.get(rest)!.bytes, { path: `dac/${job.dac}/${job.wmo}/${rest}` });
+    if (result instanceof ParseError) {
+      failures.push(failure(rest, result));
+      return null;
+    }
+    if (result.floatId !== job.wmo) {
+      failures.push({ rest, reason: `file is float ${result.floatId}, expected ${job.wmo}`, where: "PLATFORM_NUMBER" });
+      return null;
+    }
+    return result;
+  };
+
+  let meta: FloatInput["meta"] = null;
+  const metaRest = `${job.wmo}_meta.nc`;
+  if (byRest.has(metaRest)) {
+    const m = await parse(metaRest);
+    if (m && m.kind === "meta") {
+      meta = { meta: m as FloatMeta, file: baseName(metaRest) };
+      parsed.push(metaRest);
+    } else if (m) failures.push({ rest: metaRest, reason: `expected a meta-data file, got a ${m.kind} file`, where: "DATA_TYPE" });
+  }
+
+  const bgcByCycle = new Map<string, string>();
+  for (const rest of byRest.keys()) if (roleOf(rest, job.wmo) === "bgc") bgcByCycle.set(cycleKeyOf(rest), rest);
+
+  const cycles: CycleProfiles[] = [];
+  for (const coreRest of selectCoreFiles([...byRest.keys()], job.wmo, job.profileBatchLimit)) {
+    const core = await parse(coreRest);
+    if (!core) continue;
+    if (core.kind !== "profile" || core.fileType !== "core") {
+      failures.push({ rest: coreRest, reason: `expected a core profile file, got ${core.kind === "profile" ? core.fileType : core.kind}`, where: "DATA_TYPE" });
+      continue;
+    }
+    parsed.push(coreRest);
+    let file: ParsedProfileFile = core;
+    let bgcFile: string | null = null;
+    const bgcRest = bgcByCycle.get(cycleKeyOf(coreRest));
+    if (bgcRest) {
+      const bgc = await parse(bgcRest);
+      if (bgc && (bgc.kind !== "profile" || bgc.fileType !== "bgc")) {
+        failures.push({ rest: bgcRest, reason: `expected a B profile file, got ${bgc.kind === "profile" ? bgc.fileType : bgc.kind}`, where: "DATA_TYPE" });
+      } else if (bgc) {
+        const merged = mergeCoreAndBgc(core, bgc);
+        if (merged instanceof ParseError) failures.push(failure(bgcRest, merged));
+        else {
+          file = merged;
+          bgcFile = baseName(bgcRest);
+          parsed.push(bgcRest);
+        }
+      }
+    }
+    cycles.push({ profiles: file.profiles, parameters: file.parameters, coreFile: baseName(coreRest), bgcFile });
+  }
+  return { input: { wmo: job.wmo, cycles, meta }, failures, parsed };
+}
+
+/** One Parquet file written for a float, waiting in a local file to be put in the lake. */
+export interface WrittenFile {
+  table: TableName;
+  key: string;
+  /** Local temporary file holding the bytes. */
+  path: string;
+  size: number;
+}
+
+/** What parsing and writing a float gives. */
+export interface FloatOutcome {
+  written: WrittenFile[];
+  failures: FileFailure[];
+  parsed: string[];
+  profiles: number;
+  measurementRows: number;
+}
+
+/**
+ * Parses a float and writes its tables as Parquet files into `outDir`, named
+ * uniquely; the caller puts them into the lake under `written[].key`.
+ */
+export async function processFloat(job: FloatJob, writer: ParquetWriter, outDir: string, compression: Compression): Promise<FloatOutcome> {
+  const { input, failures, parsed } = await parseFloat(job);
+  const tables: FloatTables = buildFloatTables(input);
+  const written: WrittenFile[] = [];
+  const write = async (table: TableName, year: number | null, t: FloatTables["floats"]) => {
+    if (!t || t.rowCount === 0) return;
+    const path = join(outDir, `${job.dac}-${job.wmo}-${table}-${year ?? "null"}.parquet`);
+    const size = await writer.writeFile(t, path, compression);
+    written.push({ table, key: partitionFileKey(table, job.dac, year, job.wmo), path, size });
+  };
+  for (const [year, t] of tables.measurements) await write("measurements", year, t);
+  for (const [year, t] of tables.profiles) await write("profiles", year, t);
+  await write("floats", null, tables.floats);
+  return { written, failures, parsed, profiles: tables.profileCount, measurementRows: tables.measurementRows };
+}

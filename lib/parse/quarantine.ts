@@ -1,0 +1,67 @@
+/**
+ * Quarantine: a raw file that failed to parse is recorded under
+ * `quarantine/dac=<dac>/wmo=<wmo>/<file>.json` (what, why, where in the file,
+ * when, which bytes); the float's other files still land. A later successful
+ * parse of that file, or its removal from the raw zone, clears the record.
+ */
+import { z } from "zod";
+import type { LakeStore } from "../lake/store.ts";
+
+/** One quarantined raw file. */
+export const QuarantineRecordSchema = z.object({
+  /** Lake key of the raw file. */
+  file: z.string(),
+  dac: z.string(),
+  float_id: z.string(),
+  /** What went wrong, from the parser's ParseError. */
+  reason: z.string(),
+  /** The variable or header part concerned, when known. */
+  where: z.string().nullable(),
+  stage: z.literal("parse"),
+  /** When it was quarantined (ISO 8601, UTC). */
+  time: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  run_id: z.string().nullable(),
+});
+export type QuarantineRecord = z.infer<typeof QuarantineRecordSchema>;
+
+/** Prefix of every quarantine record. */
+export const QUARANTINE_PREFIX = "quarantine/";
+
+/** Prefix of one float's records. */
+export const quarantineFloatPrefix = (dac: string, wmo: string): string => `${QUARANTINE_PREFIX}dac=${dac}/wmo=${wmo}/`;
+
+/** Lake key of the record of one raw file (named by its file name). */
+export const quarantineKey = (dac: string, wmo: string, fileName: string): string => `${quarantineFloatPrefix(dac, wmo)}${fileName}.json`;
+
+/** Writes a record whole. */
+export async function putQuarantine(store: LakeStore, record: QuarantineRecord, fileName: string): Promise<void> {
+  const key = quarantineKey(record.dac, record.float_id, fileName);
+  await store.put(key, new TextEncoder().encode(JSON.stringify(record, null, 1)));
+}
+
+/** Removes a float's records except those of `keep` (file names); returns how many were removed. */
+export async function clearQuarantine(store: LakeStore, dac: string, wmo: string, keep: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  for (const o of await store.list(quarantineFloatPrefix(dac, wmo))) {
+    const name = o.key.slice(o.key.lastIndexOf("/") + 1).replace(/\.json$/, "");
+    if (keep.has(name)) continue;
+    await store.delete(o.key);
+    removed++;
+  }
+  return removed;
+}
+
+/** Every quarantine record (or one DAC's), sorted by key; an object that is not a valid record is skipped. */
+export async function listQuarantine(store: LakeStore, dac?: string): Promise<QuarantineRecord[]> {
+  const out: QuarantineRecord[] = [];
+  for (const o of await store.list(dac ? `${QUARANTINE_PREFIX}dac=${dac}/` : QUARANTINE_PREFIX)) {
+    if (!o.key.endsWith(".json")) continue;
+    const bytes = await store.get(o.key);
+    if (!bytes) continue;
+    const parsed = QuarantineRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
+}

@@ -1,0 +1,351 @@
+/**
+ * The parse stage: raw NetCDF files in the lake's raw zone to Parquet tables
+ * under `parquet/`, incrementally.
+ *
+ * For each float (from the raw zone, filtered by DAC, float ids and shard):
+ * its inputs (meta, core and B files) are fingerprinted by sha256, from the
+ * sync manifest when there is one, else from the bytes (reused from the parse
+ * state while size and modification time are unchanged). A float whose
+ * inputs, schema version and PROFILE_BATCH_LIMIT match its parse state is
+ * skipped, unless `force`. Otherwise it is parsed (in a worker thread when
+ * MAX_WORKERS > 1), its Parquet files replace the old ones whole and
+ * atomically, files in partitions it no longer has are removed, quarantine
+ * records are written or cleared, and its parse state is saved last, so an
+ * interrupted run parses the float again next time. Floats go in batches of
+ * BATCH_SIZE, the floats of a batch in parallel.
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Config } from "../config.ts";
+import { readManifest } from "../gdac/manifest.ts";
+import type { LakeObject, LakeStore } from "../lake/store.ts";
+import type { Logger } from "../log.ts";
+import { runtimeName } from "../runtime.ts";
+import { SCHEMA_VERSION, TABLES, tablePrefix } from "../../lake/schema.ts";
+import { baseName, type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
+import { startRunner } from "./pool.ts";
+import { clearQuarantine, putQuarantine } from "./quarantine.ts";
+import { type ParsedInput, type ParseState, readState, sameInputs, STATE_PREFIX, stateKey, parseStateKey, writeState } from "./state.ts";
+
+/** One float that failed as a whole (lake I/O, a crashed worker). */
+export const ParseErrorDetailSchema = z.object({
+  float_id: z.string(),
+  dac: z.string(),
+  stage: z.string(),
+  message: z.string(),
+});
+
+/** What a parse run did. */
+export const ParseStatsSchema = z.object({
+  floats_parsed: z.number().int().nonnegative(),
+  floats_skipped: z.number().int().nonnegative(),
+  /** Floats whose raw files are all gone: their lake files and state were removed. */
+  floats_removed: z.number().int().nonnegative(),
+  /** Raw files parsed without error. */
+  files_parsed: z.number().int().nonnegative(),
+  profiles: z.number().int().nonnegative(),
+  measurement_rows: z.number().int().nonnegative(),
+  parquet_files_written: z.number().int().nonnegative(),
+  parquet_files_deleted: z.number().int().nonnegative(),
+  /** Bytes of raw files read for the floats parsed. */
+  bytes_in: z.number().int().nonnegative(),
+  /** Bytes of Parquet written. */
+  bytes_out: z.number().int().nonnegative(),
+  /** Raw files quarantined by this run. */
+  quarantined: z.number().int().nonnegative(),
+  /** Floats that failed as a whole. */
+  errors: z.number().int().nonnegative(),
+  error_details: z.array(ParseErrorDetailSchema),
+  workers: z.number().int().positive(),
+  runtime: z.enum(["deno", "node"]),
+  aborted: z.boolean(),
+  start_time: z.string(),
+  end_time: z.string(),
+  duration_s: z.number().nonnegative(),
+});
+export type ParseStats = z.infer<typeof ParseStatsSchema>;
+
+/** Options of {@link runParse}. */
+export interface RunParseOptions {
+  /** Only these floats (WMO ids); default: config FLOAT_IDS, or all when empty. */
+  floatIds?: readonly string[];
+  /** Only floats for which this is true (e.g. a hash shard of the WMO id). */
+  shard?: (wmo: string) => boolean;
+  /** Reparse every selected float, whatever its state. */
+  force?: boolean;
+  /** Stops scheduling new floats; floats in flight finish. */
+  signal?: AbortSignal;
+}
+
+/** A float found in the lake: its raw objects by path below the float folder. */
+export interface FloatRef {
+  dac: string;
+  wmo: string;
+  raw: Map<string, LakeObject>;
+}
+
+const rawKeyRe = /^raw\/dac=([a-z]+)\/wmo=(\d{5}|\d{7})\/(.+)$/;
+
+/** Floats with raw files or a parse state, within the DACs asked for (all when empty), sorted by WMO. */
+export async function discoverFloats(store: LakeStore, dacs: readonly string[]): Promise<FloatRef[]> {
+  const floats = new Map<string, FloatRef>();
+  const ref = (dac: string, wmo: string) => {
+    const k = `${dac}/${wmo}`;
+    let f = floats.get(k);
+    if (!f) floats.set(k, f = { dac, wmo, raw: new Map() });
+    return f;
+  };
+  for (const prefix of dacs.length ? dacs.map((d) => `raw/dac=${d}/`) : ["raw/dac="]) {
+    for (const o of await store.list(prefix)) {
+      const m = rawKeyRe.exec(o.key);
+      if (m) ref(m[1]!, m[2]!).raw.set(m[3]!, o);
+    }
+  }
+  for (const prefix of dacs.length ? dacs.map((d) => `${STATE_PREFIX}dac=${d}/`) : [STATE_PREFIX]) {
+    for (const o of await store.list(prefix)) {
+      const s = parseStateKey(o.key);
+      if (s) ref(s.dac, s.wmo);
+    }
+  }
+  return [...floats.values()].sort((a, b) => (a.wmo < b.wmo ? -1 : a.wmo > b.wmo ? 1 : a.dac < b.dac ? -1 : 1));
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * A modification time to whole seconds: Node rounds file times to the
+ * millisecond and Deno truncates, so finer comparisons differ between runtimes.
+ */
+const modifiedSeconds = (d: Date): string => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
+
+/**
+ * The sha256 of each input file without reading it where possible: from the
+ * sync manifest (same size), else from the previous state (same size and
+ * modification time). Null for files that must be read to be fingerprinted.
+ */
+async function knownFingerprints(store: LakeStore, f: FloatRef, inputs: string[], state: ParseState | null): Promise<Map<string, string | null>> {
+  const manifest = await readManifest(store, f.dac, f.wmo).catch(() => null);
+  const byRest = new Map<string, { sha256: string; size: number }>();
+  for (const e of Object.values(manifest?.files ?? {})) {
+    const m = rawKeyRe.exec(e.key);
+    if (m && e.status === "present") byRest.set(m[3]!, e);
+  }
+  const out = new Map<string, string | null>();
+  for (const rest of inputs) {
+    const obj = f.raw.get(rest)!;
+    const fromManifest = byRest.get(rest);
+    const prev = state?.inputs[rest];
+    if (fromManifest && fromManifest.size === obj.size) out.set(rest, fromManifest.sha256);
+    else if (prev && prev.size === obj.size && prev.modified === modifiedSeconds(obj.modified)) out.set(rest, prev.sha256);
+    else out.set(rest, null);
+  }
+  return out;
+}
+
+/** Runs the parse stage over the lake. Never throws for one float: its error is counted and the run goes on. */
+export async function runParse(config: Config, store: LakeStore, log: Logger, opts: RunParseOptions = {}): Promise<ParseStats> {
+  const started = new Date();
+  const stats: ParseStats = {
+    floats_parsed: 0,
+    floats_skipped: 0,
+    floats_removed: 0,
+    files_parsed: 0,
+    profiles: 0,
+    measurement_rows: 0,
+    parquet_files_written: 0,
+    parquet_files_deleted: 0,
+    bytes_in: 0,
+    bytes_out: 0,
+    quarantined: 0,
+    errors: 0,
+    error_details: [],
+    workers: 1,
+    runtime: runtimeName,
+    aborted: false,
+    start_time: started.toISOString(),
+    end_time: started.toISOString(),
+    duration_s: 0,
+  };
+  const ids = opts.floatIds ?? config.FLOAT_IDS;
+  const wanted = ids.length ? new Set(ids) : null;
+  const floats = (await discoverFloats(store, config.ARGO_DAC))
+    .filter((f) => (!wanted || wanted.has(f.wmo)) && (!opts.shard || opts.shard(f.wmo)));
+  log.info("parse: floats found", { floats: floats.length, lake: store.description, force: !!opts.force });
+
+  // Decide which floats need parsing before starting any worker (state and manifest reads in parallel:
+  // on S3 each is a request).
+  const plans = await mapLimit(floats, config.HTTP_CONCURRENCY, async (ref) => {
+    if (opts.signal?.aborted) return null;
+    const state = await readState(store, ref.dac, ref.wmo);
+    const inputs = [...ref.raw.keys()].filter((r) => roleOf(r, ref.wmo) !== "other").sort();
+    if (inputs.length === 0) {
+      if (state) await removeFloat(store, ref, state, stats, log);
+      return null;
+    }
+    const known = await knownFingerprints(store, ref, inputs, state);
+    const unchanged = !opts.force && state !== null && state.schema_version === SCHEMA_VERSION &&
+      state.profile_batch_limit === config.PROFILE_BATCH_LIMIT && [...known.values()].every((v) => v !== null) &&
+      sameInputs(Object.fromEntries([...known].map(([k, v]) => [k, { sha256: v! }])), state.inputs);
+    if (unchanged) {
+      stats.floats_skipped++;
+      return null;
+    }
+    return { ref, state, inputs };
+  });
+  const todo = plans.filter((p) => p !== null);
+
+  const outDir = await mkdtemp(join(tmpdir(), "argo-lake-parse-"));
+  const runner = todo.length ? await startRunner(Math.min(config.MAX_WORKERS, todo.length)) : null;
+  stats.workers = runner?.concurrency ?? 1;
+  try {
+    for (let b = 0; b < todo.length && !opts.signal?.aborted; b += config.BATCH_SIZE) {
+      const batch = todo.slice(b, b + config.BATCH_SIZE);
+      let next = 0;
+      const lane = async () => {
+        while (next < batch.length && !opts.signal?.aborted) {
+          const item = batch[next++]!;
+          try {
+            await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, stats);
+          } catch (err) {
+            const e = err as Error & { context?: { stage?: string } };
+            stats.errors++;
+            stats.error_details.push({ float_id: item.ref.wmo, dac: item.ref.dac, stage: e.context?.stage ?? "parse", message: e.message });
+            log.error("parse: float failed", { float_id: item.ref.wmo, dac: item.ref.dac, error: e.message });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: runner!.concurrency }, lane));
+      log.info("parse: batch done", { batch: b / config.BATCH_SIZE + 1, floats: batch.length, parsed: stats.floats_parsed, errors: stats.errors });
+    }
+  } finally {
+    await runner?.close();
+    await rm(outDir, { recursive: true, force: true });
+  }
+  stats.aborted = !!opts.signal?.aborted;
+  const ended = new Date();
+  stats.end_time = ended.toISOString();
+  stats.duration_s = (ended.getTime() - started.getTime()) / 1000;
+  return ParseStatsSchema.parse(stats);
+}
+
+/** Parses one float and replaces its lake files, quarantine records and state. */
+async function parseOne(
+  config: Config,
+  store: LakeStore,
+  log: Logger,
+  runner: Awaited<ReturnType<typeof startRunner>>,
+  outDir: string,
+  ref: FloatRef,
+  state: ParseState | null,
+  inputs: string[],
+  stats: ParseStats,
+): Promise<void> {
+  const files: FloatJob["files"] = [];
+  const parsedInputs: Record<string, ParsedInput> = {};
+  let bytesIn = 0;
+  const read = await mapLimit(inputs, config.HTTP_CONCURRENCY, (rest) => store.get(`raw/dac=${ref.dac}/wmo=${ref.wmo}/${rest}`));
+  inputs.forEach((rest, i) => {
+    const bytes = read[i];
+    if (!bytes) return; // removed since listing: it is simply not an input any more
+    files.push({ rest, bytes });
+    bytesIn += bytes.byteLength;
+    parsedInputs[rest] = { sha256: sha256(bytes), size: bytes.byteLength, modified: modifiedSeconds(ref.raw.get(rest)!.modified) };
+  });
+  const outcome: FloatOutcome = await runner.run(
+    { dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT },
+    outDir,
+    config.ARROW_COMPRESSION,
+  );
+  try {
+    for (const w of outcome.written) await store.putFile(w.key, w.path);
+  } finally {
+    await Promise.all(outcome.written.map((w) => rm(w.path, { force: true })));
+  }
+  const written = new Set(outcome.written.map((w) => w.key));
+  const previous = state ? state.outputs : await listFloatOutputs(store, ref);
+  let deleted = 0;
+  for (const key of previous) {
+    if (written.has(key)) continue;
+    await store.delete(key);
+    deleted++;
+  }
+  const now = new Date().toISOString();
+  for (const f of outcome.failures) {
+    const input = parsedInputs[f.rest]!;
+    await putQuarantine(store, {
+      file: `raw/dac=${ref.dac}/wmo=${ref.wmo}/${f.rest}`,
+      dac: ref.dac,
+      float_id: ref.wmo,
+      reason: f.reason,
+      where: f.where,
+      stage: "parse",
+      time: now,
+      sha256: input.sha256,
+      size: input.size,
+      run_id: log.runId,
+    }, baseName(f.rest));
+    log.warn("parse: file quarantined", { float_id: ref.wmo, file: f.rest, reason: f.reason, where: f.where });
+  }
+  await clearQuarantine(store, ref.dac, ref.wmo, new Set(outcome.failures.map((f) => baseName(f.rest))));
+  await writeState(store, {
+    dac: ref.dac,
+    wmo: ref.wmo,
+    schema_version: SCHEMA_VERSION,
+    profile_batch_limit: config.PROFILE_BATCH_LIMIT,
+    inputs: parsedInputs,
+    outputs: [...written].sort(),
+    quarantined: outcome.failures.map((f) => f.rest).sort(),
+    profiles: outcome.profiles,
+    measurement_rows: outcome.measurementRows,
+    parsed_at: now,
+    run_id: log.runId,
+  });
+  stats.floats_parsed++;
+  stats.files_parsed += outcome.parsed.length;
+  stats.profiles += outcome.profiles;
+  stats.measurement_rows += outcome.measurementRows;
+  stats.parquet_files_written += outcome.written.length;
+  stats.parquet_files_deleted += deleted;
+  stats.bytes_in += bytesIn;
+  stats.bytes_out += outcome.written.reduce((a, w) => a + w.size, 0);
+  stats.quarantined += outcome.failures.length;
+  log.debug("parse: float done", { float_id: ref.wmo, profiles: outcome.profiles, rows: outcome.measurementRows, files: outcome.written.length });
+}
+
+/** Maps with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  return out;
+}
+
+/** A float's Parquet files found by listing (used when its state is missing). */
+async function listFloatOutputs(store: LakeStore, ref: FloatRef): Promise<string[]> {
+  const keys: string[] = [];
+  for (const table of TABLES) {
+    for (const o of await store.list(`${tablePrefix(table)}dac=${ref.dac}/`)) {
+      if (o.key.endsWith(`/${ref.wmo}.parquet`)) keys.push(o.key);
+    }
+  }
+  return keys;
+}
+
+/** A float whose raw files are all gone: its lake files, quarantine records and state go too. */
+async function removeFloat(store: LakeStore, ref: FloatRef, state: ParseState, stats: ParseStats, log: Logger): Promise<void> {
+  for (const key of state.outputs) await store.delete(key);
+  await clearQuarantine(store, ref.dac, ref.wmo, new Set());
+  await store.delete(stateKey(ref.dac, ref.wmo));
+  stats.floats_removed++;
+  stats.parquet_files_deleted += state.outputs.length;
+  log.info("parse: float removed (no raw files left)", { float_id: ref.wmo, dac: ref.dac, files: state.outputs.length });
+}

@@ -1,0 +1,70 @@
+/**
+ * Parse state: per float, which raw inputs (by sha256) its lake files were
+ * made from, and which lake files it wrote. Parse compares a float's current
+ * inputs with this to skip unchanged floats, and uses `outputs` to remove the
+ * float's files from partitions it no longer has.
+ */
+import { z } from "zod";
+import type { LakeStore } from "../lake/store.ts";
+
+/** One raw input file as it was parsed. */
+export const ParsedInputSchema = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  /** The object's modification time when it was read (ISO), to avoid rehashing unchanged files without a manifest. */
+  modified: z.string().nullable(),
+});
+export type ParsedInput = z.infer<typeof ParsedInputSchema>;
+
+/** The state object of one float. */
+export const ParseStateSchema = z.object({
+  dac: z.string(),
+  wmo: z.string(),
+  /** lake/schema.ts SCHEMA_VERSION the outputs follow: a new version reparses the float. */
+  schema_version: z.number().int(),
+  /** PROFILE_BATCH_LIMIT the float was parsed with: a different limit reparses it. */
+  profile_batch_limit: z.number().int().nullable(),
+  /** Raw files used (meta, core, B), by path below the float folder. */
+  inputs: z.record(z.string(), ParsedInputSchema),
+  /** Lake keys of the Parquet files written for the float. */
+  outputs: z.array(z.string()),
+  /** Inputs that failed to parse (their quarantine records exist). */
+  quarantined: z.array(z.string()),
+  profiles: z.number().int().nonnegative(),
+  measurement_rows: z.number().int().nonnegative(),
+  parsed_at: z.string(),
+  run_id: z.string().nullable(),
+});
+export type ParseState = z.infer<typeof ParseStateSchema>;
+
+/** Prefix of every state object. */
+export const STATE_PREFIX = "parquet/_state/";
+
+/** Lake key of a float's parse state. */
+export const stateKey = (dac: string, wmo: string): string => `${STATE_PREFIX}dac=${dac}/wmo=${wmo}.json`;
+
+/** (dac, wmo) of a state key, or null for another key. */
+export function parseStateKey(key: string): { dac: string; wmo: string } | null {
+  const m = /^parquet\/_state\/dac=([a-z]+)\/wmo=(\d{5}|\d{7})\.json$/.exec(key);
+  return m ? { dac: m[1]!, wmo: m[2]! } : null;
+}
+
+/** A float's parse state, or null when it was never parsed (or the object is unreadable: parse again). */
+export async function readState(store: LakeStore, dac: string, wmo: string): Promise<ParseState | null> {
+  const bytes = await store.get(stateKey(dac, wmo));
+  if (!bytes) return null;
+  const parsed = ParseStateSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
+  return parsed.success ? parsed.data : null;
+}
+
+/** Writes a float's parse state whole. */
+export async function writeState(store: LakeStore, state: ParseState): Promise<void> {
+  await store.put(stateKey(state.dac, state.wmo), new TextEncoder().encode(JSON.stringify(state, null, 1)));
+}
+
+/** True when the inputs are the same files with the same content. */
+export function sameInputs(a: Record<string, { sha256: string }>, b: Record<string, { sha256: string }>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => b[k]?.sha256 === a[k]!.sha256);
+}
