@@ -214,7 +214,7 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     const issue = result.error.issues[0];
     const key = String(issue.path[0]);
     const given = raw[key];
-    const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:)[^@/]+@/, "$1***@") : given;
+    const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:).*@/, "$1***@") : given;
     const expected = issue.message.replace(/^[A-Z0-9_]+: /, "");
     throw new ConfigError(`${key}=${JSON.stringify(shown ?? "")}: ${expected}`, { variable: key });
   }
