@@ -49,3 +49,13 @@ export async function readManifest(store: LakeStore, dac: string, wmo: string): 
 export async function writeManifest(store: LakeStore, manifest: FloatManifest): Promise<void> {
   await store.put(manifestKey(manifest.dac, manifest.wmo), new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
 }
+
+/** Lake key of a raw file: `raw/dac=<dac>/wmo=<wmo>/<path below the float folder>`. */
+export const rawFileKey = (dac: string, wmo: string, rest: string): string => rawFloatPrefix(dac, wmo) + rest;
+
+/**
+ * Where sync moves a raw file that left the GDAC index: `removed/<stamp>/<its raw key>`,
+ * outside `raw/` so globs over the raw zone never see it. `stamp` is the run's
+ * start, e.g. 20250107T101500Z.
+ */
+export const removedKey = (stamp: string, key: string): string => `removed/${stamp}/${key}`;
