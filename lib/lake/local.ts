@@ -12,6 +12,8 @@ export const isTempName = (name: string): boolean => name.startsWith(".") && nam
 /** A lake in a local directory; writes go to a hidden temporary file, then rename. */
 export class LocalLakeStore implements LakeStore {
   readonly description: string;
+  /** Folders known to exist: a sync writes thousands of files into few folders. */
+  private readonly folders = new Set<string>();
   constructor(readonly localRoot: string) {
     this.description = localRoot;
   }
@@ -40,9 +42,18 @@ export class LocalLakeStore implements LakeStore {
   private async atomically(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const target = this.path(key);
     const tmp = join(dirname(target), `.${randomBytes(6).toString("hex")}${TMP_SUFFIX}`);
+    const folder = dirname(target);
     try {
-      await mkdir(dirname(target), { recursive: true });
-      await write(tmp);
+      if (!this.folders.has(folder)) await mkdir(folder, { recursive: true });
+      try {
+        await write(tmp);
+      } catch (err) {
+        // The folder may have been removed behind our back: make it again, once.
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        await mkdir(folder, { recursive: true });
+        await write(tmp);
+      }
+      this.folders.add(folder);
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
