@@ -13,6 +13,7 @@ import { ParsedFileSchema } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
 import { parseArgoFile } from "../lib/netcdf/parse.ts";
 import { argoProfileFile, writeNetcdf3 } from "./support/netcdf3-writer.ts";
+import { seededRandom } from "./support/random.ts";
 
 const DAC = fileURLToPath(new URL("../../shared/fixtures/gdac/dac/", import.meta.url));
 const EXTRA = fileURLToPath(new URL("../../shared/fixtures/gdac_extra/dac/", import.meta.url));
@@ -30,17 +31,6 @@ const NETCDF3_SOURCES = [
 ].map((path) => ({ path, bytes: new Uint8Array(readFileSync(path)) }));
 const HDF5_SOURCE = { path: DAC + "coriolis/3902131/3902131_Sprof.nc", bytes: new Uint8Array(readFileSync(DAC + "coriolis/3902131/3902131_Sprof.nc")) };
 
-/** mulberry32: a small seeded PRNG, so a failing variant can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Mutation = "truncate" | "header bits" | "data bits" | "overwrite" | "bits and truncate";
 const MUTATIONS: Mutation[] = ["truncate", "header bits", "data bits", "overwrite", "bits and truncate"];
@@ -74,7 +64,7 @@ function corrupt(source: Uint8Array, mutation: Mutation, random: () => number): 
 
 describe("1,000 corrupted variants of real files", () => {
   it("each give a ParseError naming the file, or a result that passes its schema", async () => {
-    const random = prng(20240615);
+    const random = seededRandom(20240615);
     const variants = [
       ...Array.from({ length: 960 }, (_, i) => ({ source: NETCDF3_SOURCES[i % NETCDF3_SOURCES.length]!, mutation: MUTATIONS[Math.floor(i / NETCDF3_SOURCES.length) % MUTATIONS.length]! })),
       // h5wasm is slower (about 0.1 s per variant that reaches the data): fewer HDF5 variants.

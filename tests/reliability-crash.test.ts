@@ -37,6 +37,7 @@ import { startHttpsServer, type TestHttpsServer } from "./support/https-server.t
 import { spawnJobProcess } from "./support/jobs.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
+import { seededRandom } from "./support/random.ts";
 
 const FLOATS = ["2902269", "6903247"];
 const DACS: Record<string, string> = { "2902269": "incois", "6903247": "coriolis" };
@@ -52,17 +53,6 @@ const STAGES = [
   { stage: "load", marker: /"msg":"loading into Postgres"/, windowMs: 700 },
 ] as const;
 
-/** mulberry32: a seeded generator, so a failing sequence of kills can be replayed with RELIABILITY_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let srv: TestHttpsServer;
 let lake: TempDir;
@@ -122,7 +112,7 @@ const jobEnv = (extra: Record<string, string> = {}) => ({
 
 describe("run-float killed with SIGKILL at random moments", () => {
   test(`${MIN_KILLS}+ kills across sync, parse and load, then one run each: the same lake, Postgres and Redis as one clean run`, async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const store = new LocalLakeStore(lake.path);
     const kills: { iteration: number; wmo: string; stage: string; afterMs: number; redo: string }[] = [];
     const completed: string[] = [];

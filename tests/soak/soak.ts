@@ -35,6 +35,7 @@ import { type JobResult, spawnJobProcess } from "../support/jobs.ts";
 import { createTestDatabase, PG_PORT, startTcpProxy } from "../support/postgres.ts";
 import { REDIS_PORT, redisUrl, testRedis } from "../support/redis.ts";
 import { startS3 } from "../support/s3.ts";
+import { seededRandom } from "../support/random.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -51,18 +52,7 @@ if (!(minutes > 0) || !Number.isInteger(seed) || !["local", "s3"].includes(opts.
   process.exit(2);
 }
 
-/** mulberry32, as in the tests. */
-function seeded(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(seed);
+const random = seededRandom(seed);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

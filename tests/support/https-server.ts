@@ -19,6 +19,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { fixturesDir, tempDir, type TempDir } from "./fixtures.ts";
+import { seededRandom } from "./random.ts";
 
 /** One injected fault. */
 export type Fault =
@@ -117,17 +118,6 @@ const defaults: FaultSettings = {
   chunked: false,
 };
 
-/** mulberry32: a small seeded generator, so fault sequences repeat. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A CA and a server certificate for 127.0.0.1 and localhost, made with openssl in `dir`. */
 export async function makeCertificates(dir: string): Promise<{ caFile: string; key: string; cert: string }> {
@@ -159,7 +149,7 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
   const certDir = await mkdtemp(join(tmpdir(), "argo-https-"));
   const { caFile, key, cert } = await makeCertificates(certDir);
   let settings: FaultSettings = { ...defaults, ...stripRoot(opts) };
-  let random = seeded(settings.seed);
+  let random = seededRandom(settings.seed);
   const ruleUses = new Map<FaultRule, number>();
   const counts: RequestCounts = { total: 0, byOutcome: {}, byPath: new Map() };
   const sockets = new Set<Socket>();
@@ -325,7 +315,7 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
     },
     setFaults(patch) {
       settings = { ...settings, ...patch };
-      if (patch.seed !== undefined) random = seeded(patch.seed);
+      if (patch.seed !== undefined) random = seededRandom(patch.seed);
       if (patch.rules !== undefined) ruleUses.clear();
     },
     counts,
