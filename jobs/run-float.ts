@@ -1,0 +1,65 @@
+/**
+ * deno task run-float <WMO>: sync, parse and load one float, end to end.
+ */
+import process from "node:process";
+import { runJob } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
+import { isWmo } from "../lib/argo/ids.ts";
+
+const usage = `Usage: deno task run-float <WMO> [options]
+       npx tsx jobs/run-float.ts <WMO> [options]
+
+Runs the whole pipeline for one float: sync its files from the GDAC into the
+lake's raw zone, parse them into the lake's Parquet tables, then load the
+float into Postgres (DATABASE_URL) and the Redis hot layer (REDIS_URL). A
+target whose URL is unset is skipped: the lake alone is a valid deployment.
+Prints what each stage did and how long it took.
+
+Arguments:
+  <WMO>              the float's WMO number (5 or 7 digits)
+
+Options:
+  --skip-download    no sync: parse and load what the raw zone already holds
+  --gdac SOURCE      where to sync from: https://host, s3://bucket/prefix or a
+                     local GDAC directory (GDAC_BASE_URL)
+  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+  --json             print the final stats as JSON on stdout (logs go to stderr)
+  --env-file PATH    read settings from PATH instead of ./.env
+  --help             print this help and exit
+
+Every setting is also a --kebab-case flag, e.g. --database-url, --redis-url,
+--redis-prefix, --redis-ttl, --log-format text.
+
+Exit codes: 0 every stage succeeded; 1 a stage failed (the stage and the
+reason are printed, the lake keeps what earlier stages wrote); 2 bad
+arguments or settings (nothing was done).
+`;
+
+await runJob({
+  name: "run-float",
+  usage,
+  flags: { "skip-download": { type: "boolean" } },
+}, async (ctx) => {
+  if (ctx.positionals.length !== 1) {
+    throw new ConfigError(`expected exactly one WMO float number, got ${ctx.positionals.length === 0 ? "none" : ctx.positionals.join(" ")}; see --help`);
+  }
+  const wmo = ctx.positionals[0];
+  if (!isWmo(wmo)) throw new ConfigError(`${JSON.stringify(wmo)} is not a WMO float number (5 or 7 digits); see --help`);
+  // Loaded here, not at the top, so --help and argument errors answer without loading DuckDB, pg and the parser.
+  const { runFloat, formatRunReport, recordRun } = await import("../lib/pipeline.ts");
+  const { openLake } = await import("../lib/lake/open.ts");
+  const store = openLake(ctx.config);
+  try {
+    const started = new Date();
+    const stats = await runFloat(ctx.config, store, ctx.log, wmo, { skipDownload: ctx.flags["skip-download"] === true });
+    await recordRun(ctx.config, ctx.log, "run-float", started, stats.status, stats, stats.error);
+    process.stdout.write((ctx.flags.json ? JSON.stringify(stats, null, 2) : formatRunReport(stats)) + "\n");
+    if (stats.status === "failed") {
+      process.stderr.write(`run-float: ${stats.failed_stage} stage failed for float ${wmo}: ${stats.error}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+});

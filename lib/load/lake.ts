@@ -1,0 +1,156 @@
+/**
+ * What the load reads from the lake: the aggregate SQL of lake/aggregates/
+ * run by DuckDB over views of the lake's tables (`profiles`,
+ * `measurements`, `floats`), a batch of floats at a time. The views of a
+ * batch read only that batch's Parquet files (a float's files are
+ * `<wmo>.parquet` in each partition), so loading one float costs the same
+ * in a lake of ten floats or of twenty thousand. Rows are checked against
+ * lib/db/rows.ts as they leave DuckDB.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type DuckDBConnection, listValue, LIST, VARCHAR } from "@duckdb/node-api";
+import { isWmo } from "../argo/ids.ts";
+import { TABLES, type TableName, tablePrefix } from "../../lake/schema.ts";
+import { hiveTypesSql, sqlString, standardRelationSql } from "../../lake/views.ts";
+import type { LakeStore } from "../lake/store.ts";
+import { LakeError, LoadError } from "../errors.ts";
+import type { PressureBand } from "../db/loader.ts";
+import { ContribRowSchema, type FloatLoad, FloatRowSchema, ProfileRowSchema, type ProfileRow } from "../db/rows.ts";
+import { type LatestLevel, profileData } from "./hot.ts";
+
+const aggregatesDir = new URL("../../lake/aggregates/", import.meta.url);
+
+/** The text of one lake/aggregates/*.sql file. */
+export function aggregateSql(name: string): string {
+  return readFileSync(new URL(`${name}.sql`, aggregatesDir), "utf8");
+}
+
+async function rows(con: DuckDBConnection, name: string): Promise<Record<string, unknown>[]> {
+  try {
+    return (await con.runAndReadAll(aggregateSql(name))).getRowObjectsJS() as Record<string, unknown>[];
+  } catch (err) {
+    throw new LakeError(`lake query ${name}.sql failed: ${(err as Error).message}`, { stage: "load", query: name }, { cause: err });
+  }
+}
+
+/** The lake's Parquet files, per table and float (local paths DuckDB reads in place), and each float's DAC. */
+export interface LakeFiles {
+  tables: Record<TableName, Map<string, string[]>>;
+  dac: Map<string, string>;
+}
+
+/**
+ * Lists the Parquet files of a local lake (`root` is its directory), by
+ * table and float. Keys that are not `.../dac=<dac>/.../<wmo>.parquet` are
+ * not lake table files and are left out.
+ */
+export async function listLakeFiles(store: LakeStore, root: string): Promise<LakeFiles> {
+  const tables = {} as LakeFiles["tables"];
+  const dac = new Map<string, string>();
+  for (const table of TABLES) {
+    const byFloat = new Map<string, string[]>();
+    for (const o of await store.list(tablePrefix(table))) {
+      const m = /\/dac=([a-z]+)\/(?:.*\/)?([0-9]+)\.parquet$/.exec(o.key);
+      if (!m || !isWmo(m[2])) continue;
+      dac.set(m[2], m[1]);
+      let list = byFloat.get(m[2]);
+      if (!list) byFloat.set(m[2], (list = []));
+      list.push(join(root, ...o.key.split("/")));
+    }
+    tables[table] = byFloat;
+  }
+  return { tables, dac };
+}
+
+/** Every float with a file in any table, sorted. */
+export function floatIdsOf(files: LakeFiles): string[] {
+  return [...files.dac.keys()].sort();
+}
+
+/**
+ * Points the session's views at a batch of floats' files, creates the
+ * climatology's pressure bands and points view, and fills `load_floats`.
+ * A table without files for the batch gets an empty view with its standard
+ * columns.
+ */
+export async function focusOnFloats(con: DuckDBConnection, files: LakeFiles, floatIds: string[]): Promise<void> {
+  for (const id of floatIds) if (!isWmo(id)) throw new LoadError(`refused float id ${JSON.stringify(id)}: not a WMO number`);
+  try {
+    for (const table of TABLES) {
+      const paths = floatIds.flatMap((id) => files.tables[table].get(id) ?? []);
+      const standard = standardRelationSql(table);
+      await con.run(
+        paths.length === 0
+          ? `CREATE OR REPLACE TEMP VIEW ${table} AS SELECT * FROM (${standard})`
+          : `CREATE OR REPLACE TEMP VIEW ${table} AS SELECT * FROM (${standard}) UNION ALL BY NAME
+             SELECT * FROM read_parquet([${paths.map(sqlString).join(", ")}], hive_partitioning = true, union_by_name = true, hive_types = ${hiveTypesSql(table)})`,
+      );
+    }
+    await con.run("CREATE OR REPLACE TEMP TABLE load_floats (float_id VARCHAR PRIMARY KEY)");
+    await con.run("INSERT INTO load_floats SELECT DISTINCT unnest($1)", [listValue(floatIds)], [LIST(VARCHAR)]);
+    await con.run(aggregateSql("pressure_bands"));
+    await con.run(aggregateSql("climatology_points"));
+  } catch (err) {
+    throw new LakeError(`cannot open the lake's files for floats ${floatIds.join(", ")}: ${(err as Error).message}`, { stage: "load" }, { cause: err });
+  }
+}
+
+/** The climatology's pressure bands, as the SQL defines them. */
+export async function readPressureBands(con: DuckDBConnection): Promise<PressureBand[]> {
+  const r = await con.runAndReadAll("SELECT band::INTEGER AS band, label, pres_min, pres_max FROM pressure_bands ORDER BY band");
+  return r.getRowObjectsJS() as unknown as PressureBand[];
+}
+
+/**
+ * Reads everything the load writes for the floats {@link focusOnFloats}
+ * selected. Floats the lake does not have are absent from the result.
+ */
+export async function readFloatLoads(con: DuckDBConnection): Promise<Map<string, FloatLoad>> {
+
+  const out = new Map<string, FloatLoad>();
+  for (const r of await rows(con, "float_summary")) {
+    const float = parseRow(FloatRowSchema, r, "float_summary");
+    out.set(float.float_id, { float, profiles: [], contributions: [], latest: null });
+  }
+  const seen = new Set<string>();
+  for (const r of await rows(con, "profiles")) {
+    const p = parseRow(ProfileRowSchema, r, "profiles");
+    const key = `${p.float_id}/${p.cycle_number}/${p.direction}/${p.profile_index}`;
+    // Two lake rows for one profile would make the upsert touch a row twice: a lake defect to report, not to guess around.
+    if (seen.has(key)) throw new LakeError(`the lake has two profiles ${key} (float/cycle/direction/N_PROF)`, { stage: "load", floatId: p.float_id });
+    seen.add(key);
+    out.get(p.float_id)?.profiles.push(p);
+  }
+  for (const r of await rows(con, "climatology_contrib")) {
+    const { float_id, ...c } = r;
+    out.get(String(float_id))?.contributions.push(parseRow(ContribRowSchema, c, "climatology_contrib"));
+  }
+  const levels = new Map<string, LatestLevel[]>();
+  const latestKey = new Map<string, string>();
+  for (const r of await rows(con, "latest_profile")) {
+    const id = String(r.float_id);
+    latestKey.set(id, `${r.cycle_number}/${r.direction}/${r.profile_index}`);
+    if (r.level === null) continue;
+    let list = levels.get(id);
+    if (!list) levels.set(id, (list = []));
+    list.push(r as unknown as LatestLevel);
+  }
+  for (const [id, load] of out) {
+    const key = latestKey.get(id);
+    if (key === undefined) continue;
+    const header = load.profiles.find((p: ProfileRow) => `${p.cycle_number}/${p.direction}/${p.profile_index}` === key);
+    if (header) load.latest = profileData(header, levels.get(id) ?? []);
+  }
+  return out;
+}
+
+function parseRow<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, row: unknown, query: string): T {
+  const r = schema.safeParse(row);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new LakeError(
+    `lake query ${query}.sql returned an unexpected value for ${issue.path.map(String).join(".")}: ${issue.message}`,
+    { stage: "load", query },
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * Where DuckDB reads the lake from for the load: the lake's own directory
+ * when it is local; for an S3 lake, the local copy of its Parquet files that
+ * lib/lake/cache.ts keeps up to date (only changed objects are downloaded).
+ */
+import { defaultCacheDir, syncParquetCache } from "../lake/cache.ts";
+import { LocalLakeStore } from "../lake/local.ts";
+import type { LakeStore } from "../lake/store.ts";
+import type { Logger } from "../log.ts";
+
+/** A local directory with the lake's `parquet/` tree, and a store over it to list files. */
+export interface LocalLake {
+  root: string;
+  store: LakeStore;
+}
+
+/** The local lake the load's DuckDB reads. */
+export async function localLakeFor(store: LakeStore, log: Logger): Promise<LocalLake> {
+  if (store.localRoot) return { root: store.localRoot, store };
+  const cache = await syncParquetCache(store, defaultCacheDir(store));
+  log.info("lake Parquet files cached locally for DuckDB", { ...cache });
+  return { root: cache.root, store: new LocalLakeStore(cache.root) };
+}
