@@ -30,7 +30,7 @@ Options:
   --redis-ttl S      seconds a key lives, 0 = no expiry (REDIS_TTL, default 604800)
   --batch-size N     floats read from the lake per query batch (BATCH_SIZE, default 10)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
-  --env-file PATH    read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help             print this help and exit
 
 Exit codes: 0 done; 1 a target could not be reached or a float failed to load

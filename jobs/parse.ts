@@ -33,7 +33,7 @@ Options:
                      None = all (PROFILE_BATCH_LIMIT)
   --arrow-compression zstd|snappy|gzip|lz4|uncompressed (ARROW_COMPRESSION)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
-  --env-file PATH    read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help             print this help and exit
 
 Exit codes: 0 done (quarantined files do not fail the run); 1 a float could

@@ -29,7 +29,7 @@ Options:
                      (default: a folder per lake under the OS temp dir)
   --httpfs           S3 lake: read s3:// directly with DuckDB's httpfs extension
                      instead of the cache (needs "INSTALL httpfs" done once)
-  --env-file PATH    read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help             print this help and exit
 
 Exit codes: 0 done; 1 the query failed; 2 bad arguments or settings.

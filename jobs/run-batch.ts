@@ -28,7 +28,7 @@ Options:
                      local GDAC directory (GDAC_BASE_URL)
   --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
   --json             print the final stats as JSON on stdout (logs go to stderr)
-  --env-file PATH    read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help             print this help and exit
 
 Every setting is also a --kebab-case flag (--database-url, --redis-url, ...).

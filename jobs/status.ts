@@ -14,7 +14,7 @@ Options:
   --dac DAC          only this DAC (ARGO_DAC; the first one when several)
   --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
   --json             print the status as JSON on stdout
-  --env-file PATH    read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help             print this help and exit
 
 Exit codes: 0 done; 1 the lake could not be read; 2 bad arguments or settings.

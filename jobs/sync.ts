@@ -35,7 +35,7 @@ Options:
   --http-concurrency N requests in flight (HTTP_CONCURRENCY, default 8)
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
   --json               print the stats as JSON on stdout (logs go to stderr)
-  --env-file PATH      read settings from PATH instead of ./.env
+  --dotenv PATH      read settings from PATH instead of ./.env
   --help               print this help and exit
 
 Every setting is also a --kebab-case flag (--http-timeout, --http-max-retries,
