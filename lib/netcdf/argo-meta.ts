@@ -10,6 +10,8 @@ import type { NetcdfReader } from "./types.ts";
  * format versions lack many of them.
  */
 export function readMetaFile(reader: NetcdfReader, source: SourceFile): FloatMeta {
+  // Assigned once PLATFORM_NUMBER is read, so that later errors name the float.
+  // deno-lint-ignore prefer-const
   let floatId: string | undefined;
   const fail = (message: string, where: string): never => {
     throw new ParseError(message, { file: reader.file, floatId, where });
