@@ -116,10 +116,12 @@ export async function discoverFloats(store: LakeStore, dacs: readonly string[]):
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
 /**
- * A modification time to whole seconds: Node rounds file times to the
- * millisecond and Deno truncates, so finer comparisons differ between runtimes.
+ * A modification time to the millisecond. Node rounds file times to the
+ * millisecond and Deno truncates: a mismatch between runtimes only costs a
+ * re-hash of the bytes, whereas whole seconds would miss a file replaced at
+ * the same size within the second of the last parse.
  */
-const modifiedSeconds = (d: Date): string => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
+const modifiedStamp = (d: Date): string => d.toISOString();
 
 /**
  * The sha256 of each input file without reading it where possible: from the
@@ -139,7 +141,7 @@ async function knownFingerprints(store: LakeStore, f: FloatRef, inputs: string[]
     const fromManifest = byRest.get(rest);
     const prev = state?.inputs[rest];
     if (fromManifest && fromManifest.size === obj.size) out.set(rest, fromManifest.sha256);
-    else if (prev && prev.size === obj.size && prev.modified === modifiedSeconds(obj.modified)) out.set(rest, prev.sha256);
+    else if (prev && prev.size === obj.size && prev.modified === modifiedStamp(obj.modified)) out.set(rest, prev.sha256);
     else out.set(rest, null);
   }
   return out;
@@ -252,7 +254,7 @@ async function parseOne(
     if (!bytes) return; // removed since listing: it is simply not an input any more
     files.push({ rest, bytes });
     bytesIn += bytes.byteLength;
-    parsedInputs[rest] = { sha256: sha256(bytes), size: bytes.byteLength, modified: modifiedSeconds(ref.raw.get(rest)!.modified) };
+    parsedInputs[rest] = { sha256: sha256(bytes), size: bytes.byteLength, modified: modifiedStamp(ref.raw.get(rest)!.modified) };
   });
   const outcome: FloatOutcome = await runner.run(
     { dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT },
