@@ -60,13 +60,15 @@ function contract(kind: string, open: () => Promise<Harness>) {
       expect(await store.stat("raw/none.bin")).toBeNull();
     });
 
-    it("replaces an object whole and reports its size and time", async () => {
+    it("replaces an object whole and reports its size, time and (on S3) the MD5 ETag", async () => {
       const before = Date.now() - 60_000;
       await store.put("a/obj.json", bytes("a much longer first version"));
       await store.put("a/obj.json", bytes("v2"));
       expect(text(await store.get("a/obj.json"))).toBe("v2");
       const s = await store.stat("a/obj.json");
-      expect(s).toEqual({ key: "a/obj.json", size: 2, modified: expect.any(Date) });
+      const etag = kind.startsWith("S3") ? `"${createHash("md5").update("v2").digest("hex")}"` : undefined;
+      expect(s).toEqual({ key: "a/obj.json", size: 2, modified: expect.any(Date), etag });
+      expect((await store.list("a/")).map((o) => o.etag)).toEqual([etag]);
       expect(s!.modified.getTime()).toBeGreaterThan(before);
     });
 

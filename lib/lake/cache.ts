@@ -1,15 +1,16 @@
 /**
  * A local copy of an S3 lake's Parquet files, so DuckDB can query an S3 lake
  * without its httpfs extension (which cannot be installed without network).
- * Each sync downloads only objects whose size or modification time changed
- * and removes local files whose object is gone; writes are atomic.
+ * Each sync downloads only objects whose content changed (by ETag where it is
+ * an MD5, else by size and modification time) and removes local files whose
+ * object is gone; writes are atomic.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { LakeError } from "../errors.ts";
-import type { LakeStore } from "./store.ts";
+import type { LakeObject, LakeStore } from "./store.ts";
 
 /** What a cache sync did. */
 export interface CacheSyncStats {
@@ -37,6 +38,20 @@ async function localFiles(root: string, dir: string): Promise<string[]> {
 }
 
 /**
+ * Whether the cached copy at `path` holds the object's bytes. S3 gives times
+ * to the second only, so a file rewritten within a second at the same size
+ * is told apart by its ETag, which is the MD5 of a single-part put.
+ */
+async function isCurrent(path: string, o: LakeObject): Promise<boolean> {
+  const local = await stat(path).catch(() => null);
+  if (!local || local.size !== o.size) return false;
+  const md5 = /^"?([0-9a-f]{32})"?$/.exec(o.etag ?? "")?.[1];
+  if (md5) return createHash("md5").update(await readFile(path)).digest("hex") === md5;
+  // A copy carries its object's modification time, so equal size and time mean equal content.
+  return Math.floor(local.mtimeMs / 1000) === Math.floor(o.modified.getTime() / 1000);
+}
+
+/**
  * Brings `<cacheDir>/parquet/` up to date with the lake's `parquet/` tables
  * (parse state objects excluded). Returns the local root to give DuckDB.
  */
@@ -46,9 +61,7 @@ export async function syncParquetCache(store: LakeStore, cacheDir: string): Prom
   const wanted = new Set(remote.map((o) => o.key));
   for (const o of remote) {
     const path = join(cacheDir, ...o.key.split("/"));
-    const local = await stat(path).catch(() => null);
-    // A copy carries its object's modification time, so equal size and time mean equal content.
-    if (local && local.size === o.size && Math.floor(local.mtimeMs / 1000) === Math.floor(o.modified.getTime() / 1000)) {
+    if (await isCurrent(path, o)) {
       stats.kept++;
       continue;
     }

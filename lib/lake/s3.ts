@@ -74,7 +74,7 @@ export class S3LakeStore implements LakeStore {
   async stat(key: string): Promise<LakeObject | null> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return { key, size: res.ContentLength ?? 0, modified: res.LastModified ?? new Date(0) };
+      return { key, size: res.ContentLength ?? 0, modified: res.LastModified ?? new Date(0), etag: res.ETag };
     } catch (err) {
       if (isNotFound(err)) return null;
       this.fail("stat", key, err);
@@ -91,7 +91,7 @@ export class S3LakeStore implements LakeStore {
       do {
         const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
         for (const o of res.Contents ?? []) {
-          out.push({ key: o.Key!.slice(this.prefix ? this.prefix.length + 1 : 0), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
+          out.push({ key: o.Key!.slice(this.prefix ? this.prefix.length + 1 : 0), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0), etag: o.ETag });
         }
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token);

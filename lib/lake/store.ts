@@ -12,6 +12,8 @@ export interface LakeObject {
   key: string;
   size: number;
   modified: Date;
+  /** The S3 ETag (the MD5 of the bytes for a single-part put); absent on a local lake. */
+  etag?: string;
 }
 
 export interface LakeStore {
