@@ -1,23 +1,9 @@
 /**
- * Helpers for the load tests: full dumps of what the load writes (Postgres
- * tables, Redis keys) for "a second run changes nothing" comparisons, and
+ * Helpers for the load tests: full dumps of what the load writes to Postgres for "a second run changes nothing" comparisons, and
  * DuckDB sessions over a test lake for "Postgres equals the lake" ones.
  */
 import type pg from "pg";
-import type { Redis } from "ioredis";
 import { createLakeViews, type DuckSession, openDuckDB } from "../lib/duckdb.ts";
-import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
-
-/**
- * createTestDatabase, with the pool's error events handled: drop() ends the
- * pool and then forces the database away, which can terminate a client that
- * is still closing, and an unhandled pool 'error' would fail the test run.
- */
-export async function testDatabase(name: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(name);
-  db.pool.on("error", () => {});
-  return db;
-}
 
 /** The tables the load writes, with the order that makes their dumps comparable. */
 export const LOADED_TABLES: Record<string, string> = {
@@ -41,27 +27,6 @@ export async function dumpPostgres(pool: pg.Pool): Promise<Record<string, string
     const rows = await pool.query(`SELECT ctid::text AS ctid, to_jsonb(t)::text AS row FROM ${table} t ORDER BY ${order}`);
     out[table] = rows.rows.map((r) => r.row);
     out[`${table}#ctid`] = rows.rows.map((r) => r.ctid);
-  }
-  return out;
-}
-
-/** Every key under a prefix with its type and whole value (TTLs are left out: a reload refreshes them). */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== "0");
-  const out: Record<string, unknown> = {};
-  for (const key of [...new Set(keys)].sort()) {
-    const type = await redis.type(key);
-    if (type === "string") out[key] = { type, value: await redis.get(key) };
-    else if (type === "hash") out[key] = { type, value: Object.entries(await redis.hgetall(key)).sort() };
-    else if (type === "set") out[key] = { type, value: (await redis.smembers(key)).sort() };
-    else if (type === "zset") out[key] = { type, value: await redis.zrange(key, 0, -1, "WITHSCORES") };
-    else out[key] = { type };
   }
   return out;
 }

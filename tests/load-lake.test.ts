@@ -11,9 +11,9 @@ import { runLoad } from "../lib/load/run.ts";
 import { createLogger } from "../lib/log.ts";
 import { runFloat } from "../lib/pipeline.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
-import type { TestDatabase } from "./support/postgres.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
-import { close, DIRECT_CLIMATOLOGY_SQL, duckRows, dumpPostgres, lakeSession, testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
+import { close, DIRECT_CLIMATOLOGY_SQL, duckRows, dumpPostgres, lakeSession } from "./load-dump.ts";
 
 const FLOATS = ["2902269", "5900865", "6903247"];
 let lake: TempDir;
@@ -27,7 +27,7 @@ function config(env: Record<string, string> = {}): Config {
 }
 
 async function newDb(name: string): Promise<TestDatabase> {
-  const db = await testDatabase(name);
+  const db = await createTestDatabase(name);
   dbs.push(db);
   return db;
 }

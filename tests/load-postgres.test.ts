@@ -9,14 +9,13 @@ import { LoadError } from "../lib/errors.ts";
 import { CLIMATOLOGY_LOCK_KEY, flushClimatology, loadFloatPostgres, removeFloatPostgres } from "../lib/db/loader.ts";
 import { connectPostgres, listMigrations, migrate, type PgClient, recordJobRun } from "../lib/db/postgres.ts";
 import type { ContribRow, FloatLoad, ProfileRow } from "../lib/db/rows.ts";
-import type { TestDatabase } from "./support/postgres.ts";
-import { testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
 
 let db: TestDatabase;
 let client: PgClient;
 
 beforeAll(async () => {
-  db = await testDatabase("loadpg");
+  db = await createTestDatabase("loadpg");
   client = await connectPostgres(db.url);
   await migrate(client);
 });
@@ -67,7 +66,7 @@ const count = async (sql: string, params: unknown[] = []) => (await client.query
 
 describe("migrations", () => {
   test("apply once under a lock: two migrators at once, then again, apply each version exactly once", async () => {
-    const fresh = await testDatabase("migrate");
+    const fresh = await createTestDatabase("migrate");
     const [a, b] = await Promise.all([connectPostgres(fresh.url), connectPostgres(fresh.url)]);
     try {
       const versions = listMigrations().map((m) => m.version);
@@ -87,7 +86,7 @@ describe("migrations", () => {
   });
 
   test("a schema migrated by other content, or by a newer version, is refused", async () => {
-    const fresh = await testDatabase("migrate2");
+    const fresh = await createTestDatabase("migrate2");
     const c = await connectPostgres(fresh.url);
     try {
       await migrate(c);

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { runJobProcess } from "./support/jobs.ts";
-import type { TestDatabase } from "./support/postgres.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
-import { dumpPostgres, testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
+import { dumpPostgres } from "./load-dump.ts";
 
 const WMO = "5900865";
 let s3: TestS3;
@@ -17,7 +17,7 @@ let onDisk: TestDatabase;
 let lake: TempDir;
 
 beforeAll(async () => {
-  [s3, onS3, onDisk, lake] = await Promise.all([startS3(), testDatabase("s3lake"), testDatabase("disklake"), tempDir("disklake")]);
+  [s3, onS3, onDisk, lake] = await Promise.all([startS3(), createTestDatabase("s3lake"), createTestDatabase("disklake"), tempDir("disklake")]);
 });
 
 afterAll(async () => {

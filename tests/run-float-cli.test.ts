@@ -7,14 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { runJobProcess } from "./support/jobs.ts";
-import type { TestDatabase } from "./support/postgres.ts";
-import { testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
 
 let lake: TempDir;
 let db: TestDatabase;
 
 beforeAll(async () => {
-  [lake, db] = await Promise.all([tempDir("rfcli"), testDatabase("rfcli")]);
+  [lake, db] = await Promise.all([tempDir("rfcli"), createTestDatabase("rfcli")]);
 });
 
 afterAll(async () => {

@@ -13,9 +13,9 @@ import { runLoad } from "../lib/load/run.ts";
 import { createLogger } from "../lib/log.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { runJobProcess } from "./support/jobs.ts";
-import { PG_PORT, startTcpProxy, type TcpProxy, type TestDatabase } from "./support/postgres.ts";
+import { createTestDatabase, PG_PORT, startTcpProxy, type TcpProxy, type TestDatabase } from "./support/postgres.ts";
 import { redisUrl, type TestRedis, testRedis } from "./support/redis.ts";
-import { duckRows, lakeSession, testDatabase } from "./load-dump.ts";
+import { duckRows, lakeSession } from "./load-dump.ts";
 
 const WMO = "5900865";
 let db: TestDatabase;
@@ -24,7 +24,7 @@ let proxy: TcpProxy;
 const dirs: TempDir[] = [];
 
 beforeAll(async () => {
-  [db, redis, proxy] = await Promise.all([testDatabase("outage"), testRedis("outage"), startTcpProxy(PG_PORT)]);
+  [db, redis, proxy] = await Promise.all([createTestDatabase("outage"), testRedis("outage"), startTcpProxy(PG_PORT)]);
 });
 
 afterAll(async () => {

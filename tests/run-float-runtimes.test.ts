@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { type TempDir, tempDir } from "./support/fixtures.ts";
 import { type JobResult, runJobProcess, type Runtime } from "./support/jobs.ts";
-import type { TestDatabase } from "./support/postgres.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
-import { duckRows, dumpPostgres, dumpRedis, lakeSession, testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
+import { duckRows, dumpPostgres, lakeSession } from "./load-dump.ts";
+import { dumpRedisPrefix } from "./support/compare.ts";
 
 const WMO = "2902269";
 const RUNTIMES: Runtime[] = ["node", "deno"];
@@ -26,7 +27,7 @@ const sides = new Map<Runtime, Side>();
 
 beforeAll(async () => {
   for (const rt of RUNTIMES) {
-    const [lake, db, redis] = await Promise.all([tempDir(`rt-${rt}`), testDatabase(`rt_${rt}`), testRedis(`rt-${rt}`)]);
+    const [lake, db, redis] = await Promise.all([tempDir(`rt-${rt}`), createTestDatabase(`rt_${rt}`), testRedis(`rt-${rt}`)]);
     sides.set(rt, { lake, db, redis });
   }
   // One after the other: the machine has two cores and each run uses both.
@@ -102,8 +103,7 @@ describe("run-float under Deno and under Node", () => {
     expect(pgDumps[1]).toEqual(pgDumps[0]);
     const redisDumps = await Promise.all(RUNTIMES.map(async (rt) => {
       const { redis } = sides.get(rt)!;
-      const d = await dumpRedis(redis.client, redis.prefix);
-      return Object.fromEntries(Object.entries(d).map(([k, v]) => [k.slice(redis.prefix.length), v]));
+      return await dumpRedisPrefix(redis.client, redis.prefix);
     }));
     expect(Object.keys(redisDumps[0]).sort()).toEqual([`float:${WMO}`, `float:${WMO}:latest`, "floats", "floats:by_time", "floats:geo"]);
     expect(redisDumps[1]).toEqual(redisDumps[0]);

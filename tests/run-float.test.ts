@@ -10,9 +10,10 @@ import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
 import { type RunFloatStats, runFloat } from "../lib/pipeline.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
-import type { TestDatabase } from "./support/postgres.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
-import { close, DIRECT_CLIMATOLOGY_SQL, duckRows, dumpPostgres, dumpRedis, lakeSession, testDatabase } from "./load-dump.ts";
+import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
+import { close, DIRECT_CLIMATOLOGY_SQL, duckRows, dumpPostgres, lakeSession } from "./load-dump.ts";
+import { dumpRedisPrefix } from "./support/compare.ts";
 
 const FLOATS = ["2902269", "6903247", "5900865"];
 const IN = `(${FLOATS.map((f) => `'${f}'`).join(", ")})`;
@@ -42,7 +43,7 @@ function config() {
 }
 
 beforeAll(async () => {
-  [db, redis, lake] = await Promise.all([testDatabase("runfloat"), testRedis("runfloat"), tempDir("runfloat")]);
+  [db, redis, lake] = await Promise.all([createTestDatabase("runfloat"), testRedis("runfloat"), tempDir("runfloat")]);
   store = new LocalLakeStore(lake.path);
   for (const wmo of FLOATS) first.push(await runFloat(config(), store, log, wmo));
   duck = await lakeSession(lake.path);
@@ -195,7 +196,7 @@ describe("run-float on the fixture mirror", () => {
   });
 
   test("a second run changes neither Postgres nor Redis", async () => {
-    const before = { pg: await dumpPostgres(db.pool), redis: await dumpRedis(redis.client, redis.prefix) };
+    const before = { pg: await dumpPostgres(db.pool), redis: await dumpRedisPrefix(redis.client, redis.prefix) };
     for (const wmo of FLOATS) {
       const s = await runFloat(config(), store, log, wmo);
       expect(s.status, s.error ?? "").toBe("succeeded");
@@ -207,7 +208,7 @@ describe("run-float on the fixture mirror", () => {
       });
       expect(s.load!.profiles_unchanged).toBe(s.load!.profiles_read);
     }
-    const after = { pg: await dumpPostgres(db.pool), redis: await dumpRedis(redis.client, redis.prefix) };
+    const after = { pg: await dumpPostgres(db.pool), redis: await dumpRedisPrefix(redis.client, redis.prefix) };
     expect(after.pg.profiles.length).toBe(57 + 11 + 80);
     expect(Object.keys(after.redis).length).toBe(3 * 2 + 3);
     expect(after).toEqual(before);
