@@ -165,7 +165,7 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
 
   const pickFault = (path: string): Fault | null => {
     for (const rule of settings.rules) {
-      const hit = typeof rule.path === "string" ? rule.path === path : rule.path.test(path);
+      const hit = typeof rule.path === "string" ? rule.path === path : rule.path.exec(path) !== null;
       if (!hit) continue;
       const used = ruleUses.get(rule) ?? 0;
       if (rule.times !== undefined && used >= rule.times) continue;
