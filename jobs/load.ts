@@ -1,7 +1,7 @@
 /**
  * deno task load: the lake's aggregates into Postgres and the Redis hot layer.
  */
-import { printStats, runJob } from "../lib/cli.ts";
+import { OPTION_HELP, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task load [options]
@@ -23,15 +23,15 @@ twice changes nothing; floats gone from the lake are removed from both targets.
 Options:
   --float WMO        only these floats (repeatable, or comma-separated; FLOAT_IDS)
   --dac DAC          only floats of this DAC (repeatable; ARGO_DAC)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.lake}
   --database-url URL postgres://user@host:port/db (DATABASE_URL)
   --redis-url URL    redis://host:port (REDIS_URL)
   --redis-prefix P   key prefix (REDIS_PREFIX, default "argo:")
   --redis-ttl S      seconds a key lives, 0 = no expiry (REDIS_TTL, default 604800)
   --batch-size N     floats read from the lake per query batch (BATCH_SIZE, default 10)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Exit codes: 0 done; 1 a target could not be reached or a float failed to load
 (the others are loaded; see errors in the stats); 2 bad arguments or settings.

@@ -3,7 +3,7 @@
  * ProfileData JSON on stdout with --format json).
  */
 import process from "node:process";
-import { printStats, runJob } from "../lib/cli.ts";
+import { OPTION_HELP, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task parse [options]
@@ -25,7 +25,7 @@ Options:
                      to stdout instead, writing nothing
   --float WMO        only this float (repeatable, or comma-separated; FLOAT_IDS)
   --dac DAC          only this DAC (repeatable; ARGO_DAC)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.lake}
   --max-workers N    worker threads (MAX_WORKERS, default 4)
   --batch-size N     floats per batch (BATCH_SIZE, default 10)
   --profile-batch-limit N
@@ -33,8 +33,8 @@ Options:
                      None = all (PROFILE_BATCH_LIMIT)
   --arrow-compression zstd|snappy|gzip|lz4|uncompressed (ARROW_COMPRESSION)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Exit codes: 0 done (quarantined files do not fail the run); 1 a float could
 not be parsed or written (see error_details); 2 bad arguments or settings.

@@ -3,7 +3,7 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { runJob } from "../lib/cli.ts";
+import { OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task query "<SQL>" [options]
@@ -24,13 +24,13 @@ Options:
                      csv, json or parquet (default: from the file's extension)
   --out FILE         write the result to FILE (.csv, .json or .parquet) instead
   --max-rows N       rows shown in table format (default 40; the total is printed)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.lake}
   --cache-dir DIR    S3 lake: where its Parquet files are cached locally
                      (default: a folder per lake under the OS temp dir)
   --httpfs           S3 lake: read s3:// directly with DuckDB's httpfs extension
                      instead of the cache (needs "INSTALL httpfs" done once)
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Exit codes: 0 done; 1 the query failed; 2 bad arguments or settings.
 `;

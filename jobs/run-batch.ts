@@ -3,7 +3,7 @@
  * ARGO_DAC) in batches.
  */
 import process from "node:process";
-import { runJob } from "../lib/cli.ts";
+import { OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task run-batch [options]
@@ -24,12 +24,11 @@ Options:
   --batch-size N     floats per batch (BATCH_SIZE, default 10)
   --max-workers N    parse worker threads (MAX_WORKERS, default 4)
   --skip-download    no sync: parse and load what the raw zone already holds
-  --gdac SOURCE      where to sync from: https://host, s3://bucket/prefix or a
-                     local GDAC directory (GDAC_BASE_URL)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.gdac}
+${OPTION_HELP.lake}
   --json             print the final stats as JSON on stdout (logs go to stderr)
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Every setting is also a --kebab-case flag (--database-url, --redis-url, ...).
 

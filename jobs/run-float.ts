@@ -2,7 +2,7 @@
  * deno task run-float <WMO>: sync, parse and load one float, end to end.
  */
 import process from "node:process";
-import { runJob } from "../lib/cli.ts";
+import { OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { isWmo } from "../lib/argo/ids.ts";
 
@@ -20,12 +20,11 @@ Arguments:
 
 Options:
   --skip-download    no sync: parse and load what the raw zone already holds
-  --gdac SOURCE      where to sync from: https://host, s3://bucket/prefix or a
-                     local GDAC directory (GDAC_BASE_URL)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.gdac}
+${OPTION_HELP.lake}
   --json             print the final stats as JSON on stdout (logs go to stderr)
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Every setting is also a --kebab-case flag, e.g. --database-url, --redis-url,
 --redis-prefix, --redis-ttl, --log-format text.

@@ -2,7 +2,7 @@
  * deno task status: what the lake holds: parse state per float and quarantined files.
  */
 import process from "node:process";
-import { runJob } from "../lib/cli.ts";
+import { OPTION_HELP, runJob } from "../lib/cli.ts";
 
 const usage = `Usage: deno task status [options]
        npx tsx jobs/status.ts [options]
@@ -12,10 +12,10 @@ was parsed) and every quarantined raw file with the reason it failed.
 
 Options:
   --dac DAC          only this DAC (ARGO_DAC; the first one when several)
-  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)
+${OPTION_HELP.lake}
   --json             print the status as JSON on stdout
-  --dotenv PATH      read settings from PATH instead of ./.env
-  --help             print this help and exit
+${OPTION_HELP.dotenv}
+${OPTION_HELP.help}
 
 Exit codes: 0 done; 1 the lake could not be read; 2 bad arguments or settings.
 `;

@@ -3,7 +3,7 @@
  */
 import process from "node:process";
 import { isWmo } from "../lib/argo/ids.ts";
-import { type JobContext, printStats, runJob } from "../lib/cli.ts";
+import { OPTION_HELP, type JobContext, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { runSync, type SyncProgress } from "../lib/gdac/sync.ts";
 import { openLake } from "../lib/lake/open.ts";
@@ -35,7 +35,7 @@ Options:
   --http-concurrency N requests in flight (HTTP_CONCURRENCY, default 8)
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
   --json               print the stats as JSON on stdout (logs go to stderr)
-  --dotenv PATH      read settings from PATH instead of ./.env
+${OPTION_HELP.dotenv}
   --help               print this help and exit
 
 Every setting is also a --kebab-case flag (--http-timeout, --http-max-retries,

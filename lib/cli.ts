@@ -35,6 +35,14 @@ export interface JobContext {
   env: Record<string, string | undefined>;
 }
 
+/** Help lines for the flags `runJob` handles for every job, so each job's usage shows them alike. */
+export const OPTION_HELP = {
+  gdac: "  --gdac SOURCE      where to sync from: https://host, s3://bucket/prefix or a\n                     local GDAC directory (GDAC_BASE_URL)",
+  lake: "  --lake URL         the lake: a local directory or s3://bucket/prefix (LAKE_URL)",
+  dotenv: "  --dotenv PATH      read settings from PATH instead of ./.env",
+  help: "  --help             print this help and exit",
+} as const;
+
 /** Flags every job understands; config variables are also settable as --kebab-case flags. */
 const commonFlags: Record<string, FlagSpec> = {
   help: { type: "boolean" },
