@@ -4,6 +4,14 @@
  * Each sync downloads only objects whose content changed (by ETag where it is
  * an MD5, else by size and modification time) and removes local files whose
  * object is gone; writes are atomic.
+ *
+ * Several processes may share one cache directory (shard workers on one
+ * machine, a query beside a load): copies are written under hidden temporary
+ * names and renamed into place, a sync never removes another's temporary
+ * files, and it removes a copy only when the copy is older than its own
+ * listing of the lake (a copy made after that listing came from a newer
+ * listing that had the object). A sync may be limited to some objects
+ * (`keep`, e.g. a shard's floats) and then neither fetches nor removes others.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
@@ -51,13 +59,26 @@ async function isCurrent(path: string, o: LakeObject): Promise<boolean> {
   return Math.floor(local.mtimeMs / 1000) === Math.floor(o.modified.getTime() / 1000);
 }
 
+/** What a cache sync covers. */
+export interface CacheSyncOptions {
+  /** Only objects whose key this accepts are copied, and only their copies removed; every Parquet object by default. */
+  keep?: (key: string) => boolean;
+}
+
+/** Whether a cached path is a table file a sync manages (not a temporary file, not parse state). */
+const isTableKey = (key: string): boolean =>
+  key.endsWith(".parquet") && !key.startsWith("parquet/_state/") && !key.split("/").some((s) => s.startsWith("."));
+
 /**
  * Brings `<cacheDir>/parquet/` up to date with the lake's `parquet/` tables
- * (parse state objects excluded). Returns the local root to give DuckDB.
+ * (parse state objects excluded), or with the objects `keep` accepts.
+ * Returns the local root to give DuckDB.
  */
-export async function syncParquetCache(store: LakeStore, cacheDir: string): Promise<CacheSyncStats> {
+export async function syncParquetCache(store: LakeStore, cacheDir: string, opts: CacheSyncOptions = {}): Promise<CacheSyncStats> {
   const stats: CacheSyncStats = { root: cacheDir, downloaded: 0, removed: 0, kept: 0, bytes_downloaded: 0 };
-  const remote = (await store.list("parquet/")).filter((o) => o.key.endsWith(".parquet") && !o.key.startsWith("parquet/_state/"));
+  const keep = (key: string) => isTableKey(key) && (!opts.keep || opts.keep(key));
+  const listedAt = Date.now();
+  const remote = (await store.list("parquet/")).filter((o) => keep(o.key));
   const wanted = new Set(remote.map((o) => o.key));
   for (const o of remote) {
     const path = join(cacheDir, ...o.key.split("/"));
@@ -81,8 +102,12 @@ export async function syncParquetCache(store: LakeStore, cacheDir: string): Prom
     stats.bytes_downloaded += bytes.byteLength;
   }
   for (const key of await localFiles(cacheDir, join(cacheDir, "parquet"))) {
-    if (wanted.has(key)) continue;
-    await rm(join(cacheDir, ...key.split("/")), { force: true });
+    if (wanted.has(key) || !keep(key)) continue;
+    const path = join(cacheDir, ...key.split("/"));
+    // Copied (renamed into place) after our listing: by a sync that listed the object, so it stays.
+    const local = await stat(path).catch(() => null);
+    if (!local || local.ctimeMs >= listedAt) continue;
+    await rm(path, { force: true });
     stats.removed++;
   }
   return stats;

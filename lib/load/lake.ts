@@ -34,6 +34,12 @@ async function rows(con: DuckDBConnection, name: string): Promise<Record<string,
   }
 }
 
+/** The float (and its DAC) a table file `.../dac=<dac>/.../<wmo>.parquet` belongs to; null for any other key. */
+export function tableFileFloat(key: string): { dac: string; wmo: string } | null {
+  const m = /\/dac=([a-z]+)\/(?:.*\/)?([0-9]+)\.parquet$/.exec(key);
+  return m && isWmo(m[2]) ? { dac: m[1], wmo: m[2] } : null;
+}
+
 /** The lake's Parquet files, per table and float (local paths DuckDB reads in place), and each float's DAC. */
 export interface LakeFiles {
   tables: Record<TableName, Map<string, string[]>>;
@@ -51,11 +57,11 @@ export async function listLakeFiles(store: LakeStore, root: string): Promise<Lak
   for (const table of TABLES) {
     const byFloat = new Map<string, string[]>();
     for (const o of await store.list(tablePrefix(table))) {
-      const m = /\/dac=([a-z]+)\/(?:.*\/)?([0-9]+)\.parquet$/.exec(o.key);
-      if (!m || !isWmo(m[2])) continue;
-      dac.set(m[2], m[1]);
-      let list = byFloat.get(m[2]);
-      if (!list) byFloat.set(m[2], (list = []));
+      const f = tableFileFloat(o.key);
+      if (!f) continue;
+      dac.set(f.wmo, f.dac);
+      let list = byFloat.get(f.wmo);
+      if (!list) byFloat.set(f.wmo, (list = []));
       list.push(join(root, ...o.key.split("/")));
     }
     tables[table] = byFloat;

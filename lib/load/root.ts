@@ -7,6 +7,7 @@ import { defaultCacheDir, syncParquetCache } from "../lake/cache.ts";
 import { LocalLakeStore } from "../lake/local.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
+import { tableFileFloat } from "./lake.ts";
 
 /** A local directory with the lake's `parquet/` tree, and a store over it to list files. */
 export interface LocalLake {
@@ -14,10 +15,19 @@ export interface LocalLake {
   store: LakeStore;
 }
 
-/** The local lake the load's DuckDB reads. */
-export async function localLakeFor(store: LakeStore, log: Logger): Promise<LocalLake> {
+/**
+ * The local lake the load's DuckDB reads. For an S3 lake only the files of
+ * the floats `keep` accepts are copied (a shard's, or the floats named), so N
+ * shard workers each download their own share of the lake, not all of it.
+ */
+export async function localLakeFor(store: LakeStore, log: Logger, keep?: (wmo: string) => boolean): Promise<LocalLake> {
   if (store.localRoot) return { root: store.localRoot, store };
-  const cache = await syncParquetCache(store, defaultCacheDir(store));
+  const cache = await syncParquetCache(store, defaultCacheDir(store), {
+    keep: keep && ((key) => {
+      const f = tableFileFloat(key);
+      return f !== null && keep(f.wmo);
+    }),
+  });
   log.info("lake Parquet files cached locally for DuckDB", { ...cache });
   return { root: cache.root, store: new LocalLakeStore(cache.root) };
 }

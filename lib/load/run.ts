@@ -144,15 +144,18 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       llog.info("loading into Redis", { redis: describeRedis(config.REDIS_URL), prefix: config.REDIS_PREFIX, ttl_s: config.REDIS_TTL });
     }
 
+    const explicit = opts.floatIds?.length ? opts.floatIds : config.FLOAT_IDS.length ? config.FLOAT_IDS : null;
+    const dacs = new Set<string>(config.ARGO_DAC);
+    const keep = (id: string) => !opts.shard || opts.shard(id);
+    const named = explicit ? new Set(explicit) : null;
+
     const tl = performance.now();
-    const local = await localLakeFor(store, llog);
+    // Only the floats this load may touch are read: named ones, or this shard's.
+    const local = await localLakeFor(store, llog, (id) => (!named || named.has(id)) && keep(id));
     const files = await listLakeFiles(local.store, local.root);
     stats.timings_ms.lake += since(tl);
     const inLake = new Set(floatIdsOf(files));
 
-    const explicit = opts.floatIds?.length ? opts.floatIds : config.FLOAT_IDS.length ? config.FLOAT_IDS : null;
-    const dacs = new Set<string>(config.ARGO_DAC);
-    const keep = (id: string) => !opts.shard || opts.shard(id);
     // Explicit ids are taken whatever their DAC; a full load takes the lake's floats of ARGO_DAC (all when unset).
     const wanted = (explicit ? [...new Set(explicit)].sort() : [...inLake].filter((id) => !dacs.size || dacs.has(files.dac.get(id)!)))
       .filter(keep);
