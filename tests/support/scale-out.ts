@@ -1,0 +1,214 @@
+/**
+ * Scale-out test bed: N shard workers (`schedule --once --shard i/N`, real
+ * processes) sharing one lake (s3rver or a local directory), one Postgres
+ * database and one Redis prefix, over the fixture GDAC read in place; a
+ * single-process run to compare them with; and the lake's Parquet rows
+ * compared table by table with DuckDB. Used by tests/scale-out-*.test.ts and
+ * bench/scale-out.ts.
+ */
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { loadConfig } from "../../lib/config.ts";
+import { openDuckDB } from "../../lib/duckdb.ts";
+import { openLake } from "../../lib/lake/open.ts";
+import type { LakeStore } from "../../lib/lake/store.ts";
+import { type RunRecord, RunRecordSchema } from "../../lib/schedule/runs.ts";
+import { fixturesDir, type TempDir, tempDir } from "./fixtures.ts";
+import { type JobHandle, type JobResult, spawnJobProcess } from "./jobs.ts";
+import { createTestDatabase, type TestDatabase } from "./postgres.ts";
+import { type TestRedis, testRedis } from "./redis.ts";
+import type { TestS3 } from "./s3.ts";
+
+/** One lake, database and Redis prefix that a set of workers shares. */
+export interface Targets {
+  name: string;
+  lakeUrl: string;
+  /** The lake, opened with the jobs' own store, for dumps. */
+  store: LakeStore;
+  db: TestDatabase;
+  redis: TestRedis;
+  /** Environment every worker of these targets gets. */
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** Settings of every worker: the fixture GDAC as a local source, small batches, one parse thread each. */
+export const WORKER_SETTINGS = {
+  GDAC_BASE_URL: fixturesDir,
+  BATCH_SIZE: "2",
+  MAX_WORKERS: "1",
+  REDIS_TTL: "3600",
+  LOG_FORMAT: "json",
+  LOG_LEVEL: "info",
+};
+
+/** Fresh targets: a local lake directory or an s3rver prefix, a new database and a new Redis prefix. */
+export async function makeTargets(name: string, lake: "local" | TestS3, settings: Record<string, string> = {}): Promise<Targets> {
+  const dirs: TempDir[] = [];
+  let lakeUrl: string;
+  let s3env: Record<string, string> = {};
+  if (lake === "local") {
+    const d = await tempDir(`scale-${name}`);
+    dirs.push(d);
+    lakeUrl = d.path;
+  } else {
+    lakeUrl = lake.url(`${name}/lake`);
+    s3env = lake.env;
+  }
+  const [db, redis] = await Promise.all([createTestDatabase(`scale_${name}`), testRedis(`scale-${name}`)]);
+  const env = {
+    ...WORKER_SETTINGS,
+    ...settings,
+    ...s3env,
+    LAKE_URL: lakeUrl,
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix,
+  };
+  const store = openLake(loadConfig({ env, envFile: "/nonexistent/.env" }));
+  return {
+    name,
+    lakeUrl,
+    store,
+    db,
+    redis,
+    env,
+    async cleanup() {
+      await store.close();
+      await db.drop();
+      await redis.cleanup();
+      for (const d of dirs) await d.cleanup();
+    },
+  };
+}
+
+/** How one worker ended: its last process's result and run record, and whether an earlier one was killed mid-run. */
+export interface WorkerOutcome {
+  shard: number;
+  result: JobResult;
+  record: RunRecord;
+  /** Set when this shard's first process was SIGKILLed while it ran, then started again. */
+  killed?: { marker: string; afterMs: number };
+}
+
+/** Starts one `schedule --once` worker (a shard, or all floats with `shard` null). */
+export function startWorker(t: Targets, shard: { index: number; count: number } | null, extra: Record<string, string> = {}): JobHandle {
+  const args = ["--once", "--json", ...(shard ? ["--shard", `${shard.index}/${shard.count}`] : [])];
+  return spawnJobProcess("schedule", args, { env: { ...t.env, ...extra }, timeoutMs: 240_000 });
+}
+
+/** Waits for a worker and reads its run record from stdout (the job prints it with --json). */
+async function finish(h: JobHandle, label: string): Promise<{ result: JobResult; record: RunRecord }> {
+  const result = await h.done;
+  if (result.code !== 0) throw new Error(`${label} exited ${result.code ?? result.signal}\nstderr:\n${result.stderr.slice(-4000)}`);
+  const record = RunRecordSchema.parse(JSON.parse(result.stdout));
+  return { result, record };
+}
+
+/** Runs the single-process reference: one `schedule --once` over every float. */
+export async function runSingle(t: Targets): Promise<{ result: JobResult; record: RunRecord }> {
+  return await finish(startWorker(t, null), "single-process run");
+}
+
+export interface RunWorkersOptions {
+  /** Shard indexes in the order their processes are started; 0..count-1 by default. */
+  order?: number[];
+  /** Milliseconds between two starts; 0 (all at once) by default. */
+  staggerMs?: number;
+  /** SIGKILL this shard's process `afterMs` after `marker` appears on its stderr, then start it again at once. */
+  kill?: { shard: number; marker: RegExp; afterMs: number };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs `count` shard workers at the same time on the targets; resolves when all have finished. */
+export async function runWorkers(t: Targets, count: number, opts: RunWorkersOptions = {}): Promise<WorkerOutcome[]> {
+  const order = opts.order ?? Array.from({ length: count }, (_, i) => i);
+  const runs: Promise<WorkerOutcome>[] = [];
+  for (const [n, index] of order.entries()) {
+    if (n > 0 && opts.staggerMs) await sleep(opts.staggerMs);
+    const shard = { index, count };
+    const label = `shard ${index}/${count}`;
+    const first = startWorker(t, shard);
+    const kill = opts.kill?.shard === index ? opts.kill : null;
+    runs.push((async () => {
+      if (!kill) return { shard: index, ...(await finish(first, label)) };
+      await first.waitFor(kill.marker);
+      await sleep(kill.afterMs);
+      first.kill("SIGKILL");
+      const killedRun = await first.done;
+      if (killedRun.signal !== "SIGKILL") {
+        throw new Error(`${label} ended (${killedRun.code}) before it could be killed at ${kill.marker} + ${kill.afterMs} ms`);
+      }
+      const again = await finish(startWorker(t, shard), `${label} (restarted)`);
+      return { shard: index, ...again, killed: { marker: String(kill.marker), afterMs: kill.afterMs } };
+    })());
+  }
+  return await Promise.all(runs);
+}
+
+/** A local directory holding the lake's `parquet/` tree: the lake itself when local, else a copy of its objects. */
+export async function localParquet(store: LakeStore): Promise<{ root: string; cleanup(): Promise<void> }> {
+  if (store.localRoot) return { root: store.localRoot, cleanup: async () => {} };
+  const d = await tempDir("scale-copy");
+  for (const o of await store.list("parquet/")) {
+    if (!o.key.endsWith(".parquet")) continue;
+    const bytes = await store.get(o.key);
+    if (!bytes) continue;
+    const path = join(d.path, ...o.key.split("/"));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+  }
+  return { root: d.path, cleanup: d.cleanup };
+}
+
+/** Row counts per table, and the differences between two lakes' tables (empty when every table holds the same rows). */
+export interface LakeRowsComparison {
+  rows: Record<string, number>;
+  differences: string[];
+}
+
+/**
+ * Compares the Parquet tables of two lakes row for row with DuckDB: every
+ * folder under `parquet/` (but `_state`) is a table; both lakes must have the
+ * same tables, the same columns and the same multiset of rows (EXCEPT ALL
+ * both ways). Up to 3 differing rows per table are shown.
+ */
+export async function compareLakeRows(actual: LakeStore, expected: LakeStore): Promise<LakeRowsComparison> {
+  const [a, e] = [await localParquet(actual), await localParquet(expected)];
+  const session = await openDuckDB({ threads: 2 });
+  const out: LakeRowsComparison = { rows: {}, differences: [] };
+  try {
+    const tablesOf = async (root: string) =>
+      (await readdir(join(root, "parquet"), { withFileTypes: true }).catch(() => []))
+        .filter((d) => d.isDirectory() && !d.name.startsWith("_")).map((d) => d.name).sort();
+    const [ta, te] = [await tablesOf(a.root), await tablesOf(e.root)];
+    if (JSON.stringify(ta) !== JSON.stringify(te)) out.differences.push(`tables: ${ta.join(",")} != ${te.join(",")}`);
+    const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+    const id = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    for (const table of te.filter((t) => ta.includes(t))) {
+      const read = (root: string) => `read_parquet(${q(join(root, "parquet", table, "**", "*.parquet"))}, hive_partitioning = true, union_by_name = true)`;
+      await session.run(`CREATE OR REPLACE TEMP VIEW lake_a AS SELECT * FROM ${read(a.root)}`);
+      await session.run(`CREATE OR REPLACE TEMP VIEW lake_e AS SELECT * FROM ${read(e.root)}`);
+      const cols = async (v: string) => (await session.all(`DESCRIBE ${v}`)).map((r) => `${r.column_name}\t${r.column_type}`).sort();
+      const [ca, ce] = [await cols("lake_a"), await cols("lake_e")];
+      if (JSON.stringify(ca) !== JSON.stringify(ce)) {
+        out.differences.push(`${table} columns differ: ${ca.filter((c) => !ce.includes(c)).join(", ")} | ${ce.filter((c) => !ca.includes(c)).join(", ")}`);
+        continue;
+      }
+      const list = ce.map((c) => id(c.split("\t")[0])).join(", ");
+      const [n] = await session.all(`SELECT (SELECT count(*) FROM lake_a) AS na, (SELECT count(*) FROM lake_e) AS ne`);
+      out.rows[table] = Number(n.ne);
+      if (n.na !== n.ne) out.differences.push(`${table}: ${n.na} rows != ${n.ne} rows`);
+      for (const [from, other, label] of [["lake_a", "lake_e", "only in actual"], ["lake_e", "lake_a", "only in expected"]]) {
+        const extra = await session.all(`SELECT ${list} FROM ${from} EXCEPT ALL SELECT ${list} FROM ${other} LIMIT 3`);
+        for (const r of extra) out.differences.push(`${table} ${label}: ${JSON.stringify(r).slice(0, 400)}`);
+      }
+    }
+  } finally {
+    session.close();
+    await a.cleanup();
+    await e.cleanup();
+  }
+  return out;
+}
