@@ -16,7 +16,9 @@ Brings Argo NetCDF files from a GDAC into the lake's raw zone
 files and incremental: a file is fetched again only when its index
 date_update is newer than the one recorded in the float's manifest
 (raw/_manifest/), or its raw copy is missing. A file that left the index is
-moved to removed/<run start>/raw/... and marked removed, never deleted.
+moved to removed/<run start>/raw/... and marked removed, never deleted; a
+run that would move more than REMOVAL_MAX_FILES files or REMOVAL_MAX_SHARE of
+those it holds stops before moving any (exit 1) unless --allow-removals.
 
 Arguments:
   WMO ...              float ids to sync (5 or 7 digits), added to FLOAT_IDS
@@ -34,6 +36,8 @@ Options:
   --sync-bbox BOX      floats with a profile in lon_min,lon_max,lat_min,lat_max (SYNC_BBOX)
   --http-concurrency N requests in flight (HTTP_CONCURRENCY, default 8)
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
+  --allow-removals     let this run move more files to removed/ than REMOVAL_MAX_FILES
+                       or REMOVAL_MAX_SHARE allow (ALLOW_REMOVALS=true)
   --json               print the stats as JSON on stdout (logs go to stderr)
 ${OPTION_HELP.dotenv}
   --help               print this help and exit
@@ -48,7 +52,7 @@ run was interrupted, or the index or the lake could not be used; 2 bad
 arguments or settings (nothing was fetched).
 `;
 
-await runJob({ name: "sync", usage }, async (ctx) => {
+await runJob({ name: "sync", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
   for (const id of ctx.positionals) {
     if (!isWmo(id)) throw new ConfigError(`${JSON.stringify(id)} is not a WMO float number (5 or 7 digits); see --help`);
   }

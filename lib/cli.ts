@@ -92,7 +92,7 @@ export function parseFlags(argv: string[], spec: JobSpec): {
     }
     if (f.repeatable && typeof value === "string" && typeof flags[name] === "string") value = `${flags[name]},${value}`;
     flags[name] = value;
-    if (f.config && typeof value === "string") overrides[f.config] = value;
+    if (f.config) overrides[f.config] = String(value);
   }
   return { flags, overrides, positionals };
 }

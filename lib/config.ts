@@ -141,6 +141,19 @@ export const ConfigSchema = z.object({
   SHUTDOWN_TIMEOUT: number("a number of seconds >= 0", 0).default(30),
   /** This process's share of the floats, "i/n" (0 <= i < n); "auto/n" takes i from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX. */
   SHARD: z.string().trim().regex(/^(\d+|auto)\/[1-9]\d*$/, { error: "expected i/n with 0 <= i < n (e.g. 0/4), or auto/n" }).optional(),
+  // Blast-radius guards of the input side (README "Guarantees").
+  /** Seconds one request may take from start to the last body byte, whatever trickles in between. */
+  HTTP_DEADLINE: number("a number of seconds > 0", 0.001).default(900),
+  /** Ceiling on what one gzip body may decompress to (an index .gz), so a decompression bomb is refused. */
+  MAX_DECOMPRESSED_BYTES: number("a whole number of bytes >= 1", 1, true).default(4 * 1024 ** 3),
+  /** Largest share of rows a fresh index may lose against the cached copy (and of its rows that may be refused). */
+  INDEX_MAX_SHRINK: number("a share between 0 and 1", 0).refine((v) => v <= 1, { error: "expected a share between 0 and 1" }).default(0.1),
+  /** A sync that would move more files than this to removed/ stops before moving any. */
+  REMOVAL_MAX_FILES: number("a whole number of files >= 0", 0, true).default(1000),
+  /** ... or more than this share of the files it holds for the floats it syncs (from REMOVAL_SHARE_FLOOR files up). */
+  REMOVAL_MAX_SHARE: number("a share between 0 and 1", 0).refine((v) => v <= 1, { error: "expected a share between 0 and 1" }).default(0.1),
+  /** Lets one run go past REMOVAL_MAX_FILES / REMOVAL_MAX_SHARE (the operator has checked the withdrawal). */
+  ALLOW_REMOVALS: bool("ALLOW_REMOVALS").default(false),
 });
 
 /** The validated configuration a job runs with. */

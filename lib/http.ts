@@ -149,6 +149,8 @@ export class Limiter {
 export interface HttpClientOptions {
   /** Milliseconds: to connect, to receive the response headers, and the longest silence while reading the body. */
   timeoutMs: number;
+  /** Milliseconds one attempt may take from its start to the last body byte (redirects included), however the bytes trickle. */
+  deadlineMs: number;
   maxRetries: number;
   retryDelayMs: number;
   /** Requests in flight at once (and keep-alive connections per host). */
@@ -258,15 +260,26 @@ export class HttpClient {
   ): Promise<GetResult | { status: "head"; stat: RemoteStat }> {
     const origin = new URL(url);
     let current = origin;
+    // The whole exchange has a deadline: a body that trickles a byte at a time never trips the silence timeout.
+    const deadline = AbortSignal.timeout(this.opts.deadlineMs);
+    const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+    const classify = (err: unknown) =>
+      deadline.aborted && !o.signal?.aborted
+        ? new HttpError(`${url}: expected a complete answer within HTTP_DEADLINE=${this.opts.deadlineMs / 1000} s, found the exchange still going: abandoned`, {
+          retryable: true,
+          file: url,
+          cause: err,
+        })
+        : this.classify(err, url, o.signal);
     for (let hop = 0;; hop++) {
       const headers: Record<string, string> = { "user-agent": "argo-lake-sync" };
       if (o.conditional?.etag) headers["if-none-match"] = o.conditional.etag;
       if (o.conditional?.lastModified) headers["if-modified-since"] = o.conditional.lastModified;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(current, { method, headers, dispatcher: this.agent, signal: o.signal });
+        res = await request(current, { method, headers, dispatcher: this.agent, signal });
       } catch (err) {
-        throw this.classify(err, url, o.signal);
+        throw classify(err);
       }
       const status = res.statusCode;
       const header = (name: string) => {
@@ -318,7 +331,7 @@ export class HttpClient {
         res.body.destroy();
         throw tooLarge(url, this.opts.maxBytes, declared);
       }
-      const body = await this.readBody(res, url, declared, o.signal);
+      const body = await this.readBody(res, url, declared, classify);
       if (declared !== null && body.byteLength !== declared) {
         throw new HttpError(`body of ${url} is ${body.byteLength} bytes, Content-Length said ${declared}`, { retryable: true, file: url });
       }
@@ -329,7 +342,7 @@ export class HttpClient {
   }
 
   /** Reads a body whole; with a Content-Length it goes straight into one buffer of that size. */
-  private async readBody(res: Dispatcher.ResponseData, url: string, declared: number | null, signal?: AbortSignal): Promise<Uint8Array> {
+  private async readBody(res: Dispatcher.ResponseData, url: string, declared: number | null, classify: (err: unknown) => Error): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     const out = declared !== null ? new Uint8Array(declared) : null;
     let total = 0;
@@ -351,7 +364,7 @@ export class HttpClient {
       }
     } catch (err) {
       if (err instanceof HttpError) throw err;
-      throw this.classify(err, url, signal);
+      throw classify(err);
     }
     // A short body keeps its real length here; the caller compares it with Content-Length.
     if (out) return total === out.byteLength ? out : out.subarray(0, total);

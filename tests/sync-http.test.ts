@@ -79,7 +79,7 @@ describe("retry policy", () => {
 describe("the client against the local HTTPS server", () => {
   let srv: TestHttpsServer;
   const FILE = "/dac/aoml/13857/profiles/R13857_001.nc";
-  const opts = { timeoutMs: 2000, maxRetries: 1, retryDelayMs: 1, concurrency: 2, maxBytes: 10_000_000 };
+  const opts = { timeoutMs: 2000, deadlineMs: 60_000, maxRetries: 1, retryDelayMs: 1, concurrency: 2, maxBytes: 10_000_000 };
 
   beforeAll(async () => {
     srv = await startHttpsServer();

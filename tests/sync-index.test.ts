@@ -94,7 +94,7 @@ describe("reading the fixture index files", () => {
 
   it("reads a gzipped copy through indexChunks", async () => {
     const text = fixture("core");
-    const copy = { kind: "core" as const, name: "ar_index_global_prof.txt.gz", bytes: gzipSync(text), gz: true, cached: false };
+    const copy = { kind: "core" as const, name: "ar_index_global_prof.txt.gz", bytes: gzipSync(text), gz: true, cached: false, etag: null, lastModified: null, previous: null };
     const rows: string[] = [];
     await readIndex(indexChunks(copy), "core", {
       float: (_dac, wmo) => wmo,

@@ -16,12 +16,17 @@ import type { GdacSource } from "./source.ts";
 /** Sidecar of a cached index file: what the server said about it, and what we stored. */
 export const IndexCacheMetaSchema = z.object({
   name: z.string(),
+  /** Where it came from, without credentials (GdacSource.description). */
   source: z.string(),
   etag: z.string().nullable(),
   last_modified: z.string().nullable(),
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   fetched_at: z.string(),
+  /** Data rows it holds (refused ones included): the next copy's row count is judged against it. */
+  rows: z.number().int().nonnegative().optional(),
+  /** Floats it lists. */
+  floats: z.number().int().nonnegative().optional(),
 });
 export type IndexCacheMeta = z.infer<typeof IndexCacheMetaSchema>;
 
@@ -35,8 +40,13 @@ export interface IndexCopy {
   name: string;
   bytes: Uint8Array;
   gz: boolean;
-  /** True when the server said not modified and the cached copy was used. */
+  /** True when this is the lake's cached copy (the server said not modified, or a fresh copy was refused). */
   cached: boolean;
+  /** The server's validators (fresh copies). */
+  etag: string | null;
+  lastModified: string | null;
+  /** The sidecar of the cached copy of this index, if there is one: what a fresh copy is judged against. */
+  previous: IndexCacheMeta | null;
 }
 
 export interface IndexFetchOptions {
@@ -47,7 +57,11 @@ export interface IndexFetchOptions {
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** Fetches one index file (gz first), caching it in the lake; null when the source has neither form. */
+/**
+ * Fetches one index file (gz first); null when the source has neither form.
+ * A fresh copy is not stored yet: the caller judges it whole first, then
+ * keeps it (keepIndex) or falls back to the cached copy (cachedIndex).
+ */
 export async function fetchIndex(
   source: GdacSource,
   store: LakeStore,
@@ -55,39 +69,61 @@ export async function fetchIndex(
   log: Logger,
   opts: IndexFetchOptions,
 ): Promise<IndexCopy | null> {
+  const cached = await cachedIndex(store, kind, log);
   for (const name of [`${INDEX_NAMES[kind]}.gz`, INDEX_NAMES[kind]]) {
     const gz = name.endsWith(".gz");
-    const meta = opts.incremental ? await readMeta(store, name, log) : null;
-    const usable = meta && meta.source === source.description ? meta : null;
+    const usable = opts.incremental && cached?.name === name && cached.previous?.source === source.description ? cached : null;
     let res = await source.fetchIndex(name, {
-      conditional: usable ? { etag: usable.etag, lastModified: usable.last_modified } : undefined,
+      conditional: usable ? { etag: usable.previous!.etag, lastModified: usable.previous!.last_modified } : undefined,
       signal: opts.signal,
     });
     if (res.status === "not_found") continue;
     if (res.status === "not_modified") {
-      const bytes = await store.get(indexKey(name));
-      if (bytes && usable && bytes.byteLength === usable.size && sha256(bytes) === usable.sha256) {
+      if (usable) {
         log.info("index not modified: using the cached copy", { index: name });
-        return { kind, name, bytes, gz, cached: true };
+        return usable;
       }
       log.warn("cached index copy missing or damaged: fetching it whole", { index: name });
       res = await source.fetchIndex(name, { signal: opts.signal });
       if (res.status !== "ok") throw new SyncError(`index ${name}: the server answered ${res.status} to a plain GET`, { file: name });
     }
-    const body = res.body;
-    await store.put(indexKey(name), body);
-    const sidecar: IndexCacheMeta = {
-      name,
-      source: source.description,
-      etag: res.etag,
-      last_modified: res.lastModified,
-      size: body.byteLength,
-      sha256: sha256(body),
-      fetched_at: new Date().toISOString(),
-    };
-    await store.put(indexKey(name) + ".json", new TextEncoder().encode(JSON.stringify(sidecar, null, 1)));
-    log.info("index fetched", { index: name, bytes: body.byteLength });
-    return { kind, name, bytes: body, gz, cached: false };
+    log.info("index fetched", { index: name, bytes: res.body.byteLength });
+    return { kind, name, bytes: res.body, gz, cached: false, etag: res.etag, lastModified: res.lastModified, previous: cached?.previous ?? null };
+  }
+  return null;
+}
+
+/** Stores a fresh copy that passed its checks, with a sidecar recording its validators and counts. */
+export async function keepIndex(store: LakeStore, source: GdacSource, copy: IndexCopy, counts: { rows: number; floats: number }): Promise<void> {
+  const other = copy.gz ? copy.name.slice(0, -3) : `${copy.name}.gz`;
+  await store.put(indexKey(copy.name), copy.bytes);
+  const sidecar: IndexCacheMeta = {
+    name: copy.name,
+    source: source.description,
+    etag: copy.etag,
+    last_modified: copy.lastModified,
+    size: copy.bytes.byteLength,
+    sha256: sha256(copy.bytes),
+    fetched_at: new Date().toISOString(),
+    rows: counts.rows,
+    floats: counts.floats,
+  };
+  await store.put(indexKey(copy.name) + ".json", new TextEncoder().encode(JSON.stringify(sidecar, null, 1)));
+  // One cached copy per index: the other form, if the server switched, would be judged against stale counts.
+  if (await store.get(indexKey(other) + ".json")) await store.delete(indexKey(other) + ".json");
+}
+
+/** The lake's cached copy of an index (either form), checked against its sidecar; null when there is none that checks. */
+export async function cachedIndex(store: LakeStore, kind: IndexKind, log: Logger): Promise<IndexCopy | null> {
+  for (const name of [`${INDEX_NAMES[kind]}.gz`, INDEX_NAMES[kind]]) {
+    const meta = await readMeta(store, name, log);
+    if (!meta) continue;
+    const bytes = await store.get(indexKey(name));
+    if (!bytes || bytes.byteLength !== meta.size || sha256(bytes) !== meta.sha256) {
+      log.warn("cached index copy missing or damaged: not used", { index: name });
+      continue;
+    }
+    return { kind, name, bytes, gz: name.endsWith(".gz"), cached: true, etag: meta.etag, lastModified: meta.last_modified, previous: meta };
   }
   return null;
 }
@@ -108,17 +144,35 @@ function safeJson(bytes: Uint8Array): unknown {
   }
 }
 
-/** The text of an index copy as a stream of chunks, decompressed on the fly when gzipped. */
-export async function* indexChunks(copy: IndexCopy): AsyncGenerator<Uint8Array> {
+/**
+ * The text of an index copy as a stream of chunks, decompressed on the fly
+ * when gzipped. Decompression stops with a SyncError past `maxBytes` of
+ * output (MAX_DECOMPRESSED_BYTES): a small body that inflates without end is a
+ * decompression bomb, refused by name before it costs more than that.
+ */
+export async function* indexChunks(copy: IndexCopy, maxBytes = Infinity): AsyncGenerator<Uint8Array> {
   if (!copy.gz) {
     const step = 4 * 1024 * 1024;
     for (let at = 0; at < copy.bytes.byteLength; at += step) yield copy.bytes.subarray(at, at + step);
     return;
   }
   const gunzip = Readable.from([copy.bytes]).pipe(createGunzip({ chunkSize: 1024 * 1024 }));
+  let total = 0;
   try {
-    for await (const chunk of gunzip) yield chunk as Uint8Array;
+    for await (const chunk of gunzip) {
+      total += (chunk as Uint8Array).byteLength;
+      if (total > maxBytes) {
+        throw new SyncError(
+          `index ${copy.name}: expected at most MAX_DECOMPRESSED_BYTES=${maxBytes} bytes once decompressed, found more than that from ${copy.bytes.byteLength} compressed bytes: refused as a decompression bomb`,
+          { file: copy.name },
+        );
+      }
+      yield chunk as Uint8Array;
+    }
   } catch (err) {
+    if (err instanceof SyncError) throw err;
     throw new SyncError(`index ${copy.name} could not be decompressed: ${(err as Error).message}`, { file: copy.name }, { cause: err });
+  } finally {
+    gunzip.destroy();
   }
 }

@@ -76,6 +76,13 @@ export interface IndexVisitor<H> {
   row(handle: H, code: number, values: Float64Array): void;
   /** A refused row: why, where, its text (cut to 200 characters), and its float when that part was valid. */
   refused(reason: string, lineNo: number, text: string, handle: H | null): void;
+  /**
+   * A row kept with a value set to NaN because it was out of range (a
+   * profile date outside the Argo era or after tomorrow, a latitude or
+   * longitude outside the globe): why, where, and the row's text. Called
+   * before row() for that row.
+   */
+  nulled?(reason: string, lineNo: number, text: string, handle: H): void;
 }
 
 /** Positions in the `values` array given to IndexVisitor.row. */
@@ -95,6 +102,33 @@ export interface IndexReadResult {
   refused: number;
   /** Rows of floats the visitor skipped. */
   skipped: number;
+  /** Rows kept with an out-of-range value set to NaN (see IndexVisitor.nulled). */
+  nulled: number;
+  /** The last line had no newline: the file was cut short (a complete index ends with one). */
+  unterminated: boolean;
+  /** The `# Title : ...` comment line, when there is one. */
+  title: string | null;
+}
+
+/**
+ * The Argo era as index dates (YYYYMMDDHHMISS): nothing an index lists can
+ * be older than the first profiling floats of the 1990s (WOCE's floats,
+ * which the GDAC carries from 1994 on; 1990 leaves a margin).
+ */
+export const ARGO_ERA_START = 19900101000000;
+
+/** The end of tomorrow (UTC) as YYYYMMDDHHMISS: no index date may be later. */
+export function latestIndexDate(now: number = Date.now()): number {
+  const d = new Date(now + 86_400_000);
+  return d.getUTCFullYear() * 1e10 + (d.getUTCMonth() + 1) * 1e8 + d.getUTCDate() * 1e6 + 235959;
+}
+
+/** Whether a YYYYMMDDHHMISS number is a real UTC time in [ARGO_ERA_START, max]. */
+export function indexTimeOk(v: number, max: number): boolean {
+  if (!(v >= ARGO_ERA_START && v <= max)) return false;
+  const y = Math.floor(v / 1e10), mo = Math.floor(v / 1e8) % 100, d = Math.floor(v / 1e6) % 100;
+  const h = Math.floor(v / 1e4) % 100, mi = Math.floor(v / 100) % 100, s = v % 100;
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= new Date(Date.UTC(y, mo, 0)).getUTCDate() && h < 24 && mi < 60 && s < 60;
 }
 
 const NL = 10, CR = 13, COMMA = 44, HASH = 35, SLASH = 47, DOT = 46, MINUS = 45, PLUS = 43, UNDERSCORE = 95;
@@ -191,7 +225,14 @@ export class IndexReader<H> {
   private wmoLen = 0;
   private handle: H | null = null;
   private readonly lead: number;
-  private readonly result: IndexReadResult = { lines: 0, rows: 0, refused: 0, skipped: 0 };
+  private readonly result: IndexReadResult = { lines: 0, rows: 0, refused: 0, skipped: 0, nulled: 0, unterminated: false, title: null };
+  /** The latest date a row may carry (the end of tomorrow, UTC). */
+  private readonly maxDate = latestIndexDate();
+  /** Why a value of the row being read was set to NaN, or null. */
+  private nulledReason: string | null = null;
+  /** Where the row being read starts and ends, for a nulled() report. */
+  private rowStart = 0;
+  private rowBuf: Buffer | null = null;
 
   constructor(private readonly kind: IndexKind, private readonly visitor: IndexVisitor<H>, private readonly opts: IndexReadOptions = {}) {
     this.lead = kind === "bio" ? C_B : kind === "synthetic" ? C_S : 0;
@@ -233,8 +274,9 @@ export class IndexReader<H> {
     if (this.carry) {
       const last = Buffer.concat([this.carry, Buffer.from([NL])]);
       this.carry = null;
+      this.result.unterminated = true;
       this.scan(last, 0);
-    }
+    } else if (this.dropping) this.result.unterminated = true;
     if (!this.header) throw new SyncError(`index ${INDEX_NAMES[this.kind]} has no CSV header line (file,...,date_update)`);
     this.result.lines = this.lineNo;
     return this.result;
@@ -272,6 +314,9 @@ export class IndexReader<H> {
       else if (le > ls && buf[ls] !== HASH) {
         if (this.header === null) this.readHeader(buf.toString("latin1", ls, le));
         else this.slowLine(buf, ls, le);
+      } else if (this.header === null && this.result.title === null && le > ls) {
+        const m = /^#\s*Title\s*:\s*(.*)$/.exec(buf.toString("latin1", ls, Math.min(le, ls + 300)));
+        if (m) this.result.title = m[1].trim();
       }
       ls = nl + 1;
     }
@@ -295,9 +340,17 @@ export class IndexReader<H> {
     else this.refuseExplained(buf, ls, le, this.prefixLen > 0 && this.samePrefix(buf, ls, le) ? this.handle : null);
   }
 
-  /** Passes the row just read to the visitor. */
+  /** Passes the row just read to the visitor (and a nulled value's reason first). */
   private emit(): void {
     this.result.rows++;
+    if (this.nulledReason !== null) {
+      this.result.nulled++;
+      const buf = this.rowBuf!, ls = this.rowStart;
+      let le = nextLineEnd(buf, ls);
+      if (le < 0) le = buf.length;
+      this.visitor.nulled?.(this.nulledReason, this.lineNo, buf.toString("latin1", ls, Math.min(le, ls + 200)).replace(/\r$/, ""), this.handle!);
+      this.nulledReason = null;
+    }
     this.visitor.row(this.handle!, this.code, this.values);
   }
 
@@ -307,6 +360,9 @@ export class IndexReader<H> {
    * selected, or -1 when it is not a valid row.
    */
   private row(buf: Buffer, ls: number, limit: number): number {
+    this.nulledReason = null;
+    this.rowBuf = buf;
+    this.rowStart = ls;
     if (!this.samePrefix(buf, ls, limit) && !this.enterFloat(buf, ls, limit)) return -1;
     if (this.handle === null) return SKIPPED;
     const code = this.kind === "meta" ? this.metaName(buf, ls + this.prefixLen, limit) : this.profileName(buf, ls + this.prefixLen, limit);
@@ -374,7 +430,8 @@ export class IndexReader<H> {
     let cycle = 0;
     while (i < le && isDigit(buf[i]) && i - ds < 5) cycle = cycle * 10 + (buf[i++] - 48);
     const digits = i - ds;
-    if (digits < 3 || digits > 4) return -1;
+    // The GDAC writes 3 digits below cycle 1000 and 4 from there: anything else names no real file.
+    if (digits < 3 || digits > 4 || (digits === 4) !== (cycle >= 1000)) return -1;
     const descending = i < le && buf[i] === C_D;
     if (descending) i++;
     if (le - i < 3 || buf[i] !== DOT || buf[i + 1] !== C_N || buf[i + 2] !== C_C) return -1;
@@ -436,12 +493,8 @@ export class IndexReader<H> {
       else if (role === R_LAT) lat = v;
       else if (role === R_LON) lon = v;
     }
-    if (update < 0) return -1;
-    const values = this.values;
-    values[ROW_UPDATE] = update;
-    values[ROW_DATE] = this.opts.dates ? date : NaN;
-    values[ROW_LAT] = this.opts.positions ? lat : NaN;
-    values[ROW_LON] = this.opts.positions ? lon : NaN;
+    if (update < 0 || !indexTimeOk(update, this.maxDate)) return -1;
+    this.keep(update, date, lat, lon);
     return i;
   }
 
@@ -462,12 +515,12 @@ export class IndexReader<H> {
     const latStart = ++i;
     i = decimalEnd(buf, i, limit);
     if (i < 0) return -1;
-    const lat = this.opts.positions ? decimalValue(buf, latStart, i) : NaN;
+    const lat = decimalValue(buf, latStart, i);
     if (i >= limit || buf[i] !== COMMA) return -1;
     const lonStart = ++i;
     i = decimalEnd(buf, i, limit);
     if (i < 0) return -1;
-    const lon = this.opts.positions ? decimalValue(buf, lonStart, i) : NaN;
+    const lon = decimalValue(buf, lonStart, i);
     // ,ocean
     if (i >= limit || buf[i] !== COMMA) return -1;
     let s = ++i;
@@ -486,13 +539,33 @@ export class IndexReader<H> {
     // ,date_update
     if (i >= limit || buf[i] !== COMMA) return -1;
     const update = digits14(buf, i + 1, limit);
-    if (update < 0) return -1;
+    if (update < 0 || !indexTimeOk(update, this.maxDate)) return -1;
+    this.keep(update, date, lat, lon);
+    return i + 15;
+  }
+
+  /**
+   * Stores a row's values, with a profile date or position out of range set
+   * to NaN and the reason kept for nulled(): the row still names a real file,
+   * only that value is unusable (a time window or a box does not match it).
+   */
+  private keep(update: number, date: number, lat: number, lon: number): void {
+    if (date === date && !indexTimeOk(date, this.maxDate)) {
+      this.nulledReason = `date ${date} is not a time between ${ARGO_ERA_START} and the end of tomorrow (${this.maxDate}): set to empty`;
+      date = NaN;
+    }
+    if (!(lat >= -90 && lat <= 90) && lat === lat) {
+      this.nulledReason = `latitude ${lat} outside -90..90: position set to empty`;
+      lat = lon = NaN;
+    } else if (!(lon >= -180 && lon <= 180) && lon === lon) {
+      this.nulledReason = `longitude ${lon} outside -180..180: position set to empty`;
+      lat = lon = NaN;
+    }
     const values = this.values;
     values[ROW_UPDATE] = update;
     values[ROW_DATE] = this.opts.dates ? date : NaN;
-    values[ROW_LAT] = lat;
-    values[ROW_LON] = lon;
-    return i + 15;
+    values[ROW_LAT] = this.opts.positions ? lat : NaN;
+    values[ROW_LON] = this.opts.positions ? lon : NaN;
   }
 
   /** Refuses a line the fast path rejected, with the reason found by a slower, readable check. */
@@ -509,11 +582,16 @@ export class IndexReader<H> {
       ? /^[a-z]{3,8}\/(\d{5}|\d{7})\/\1_meta\.nc$/
       : new RegExp(`^[a-z]{3,8}\\/(\\d{5}|\\d{7})\\/profiles\\/${{ core: "", bio: "B", synthetic: "S" }[this.kind]}[RD]\\1_\\d{3,4}D?\\.nc$`);
     if (!shape.test(path) || !isDac(path.split("/")[0])) return `refused file path: ${whyBadPath(path)}`;
+    const cycle = /_(\d{3,4})D?\.nc$/.exec(path);
+    if (cycle && (cycle[1].length === 4) !== (Number(cycle[1]) >= 1000)) {
+      return `cycle number ${cycle[1]} in ${path.split("/").pop()} is not written as the GDAC writes it (3 digits below 1000, 4 from 1000)`;
+    }
     for (let k = 1; k < names.length; k++) {
       const v = cells[k], name = names[k];
       switch (this.types[k - 1]) {
         case T_DATE:
           if (!/^\d{14}$/.test(v)) return `${name} is not 14 digits (YYYYMMDDHHMISS)`;
+          if (!indexTimeOk(Number(v), this.maxDate)) return `${name} ${v} is not a time between ${ARGO_ERA_START} and the end of tomorrow (${this.maxDate})`;
           break;
         case T_DATE_OPT:
           if (!/^(\d{14})?$/.test(v)) return `${name} is neither empty nor 14 digits (YYYYMMDDHHMISS)`;

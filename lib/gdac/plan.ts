@@ -84,6 +84,10 @@ export interface Plan {
   rows: number;
   refused: number;
   refusedByReason: Map<string, number>;
+  /** Rows kept with an out-of-range date or position set to empty. */
+  nulled: number;
+  /** Selected floats left out of the plan whole, with the reason (e.g. listed under two DACs). */
+  refusedFloats: { wmo: string; dacs: string[]; reason: string }[];
 }
 
 /** How many refused rows are logged one by one, per index file (the rest are counted). */
@@ -132,9 +136,15 @@ export class Planner {
   private readonly ids: Set<string> | null;
   private readonly seenIds = new Map<string, string>();
   private readonly filtered: boolean;
-  private readonly conflicts = new Set<string>();
+  /** The first DAC each WMO was listed under, over every index and whatever the selection. */
+  private readonly dacOf = new Map<string, string>();
+  /** WMOs listed under more than one DAC: their DACs, and where the second appeared. */
+  private readonly conflicts = new Map<string, { dacs: Set<string>; index: string }>();
+  /** Every WMO each index lists, selected or not (for the plausibility checks). */
+  private readonly listedBy = new Map<IndexKind, Set<string>>();
   private rows = 0;
   private refused = 0;
+  private nulled = 0;
   private readonly byReason = new Map<string, number>();
 
   constructor(private readonly sel: Selection, private readonly log?: Logger) {
@@ -156,8 +166,21 @@ export class Planner {
     const profiles = kind !== "meta";
     const synthetic = kind === "synthetic";
     let logged = 0;
+    let loggedNulls = 0;
+    const listed = new Set<string>();
+    this.listedBy.set(kind, listed);
     return {
       float: (dac, wmo) => {
+        listed.add(wmo);
+        const first = this.dacOf.get(wmo);
+        if (first === undefined) this.dacOf.set(wmo, dac);
+        else if (first !== dac) {
+          // One WMO under two DACs: which copy is the float's is unknowable here, so neither is trusted.
+          const c = this.conflicts.get(wmo) ?? { dacs: new Set([first]), index: INDEX_NAMES[kind] };
+          c.dacs.add(dac);
+          this.conflicts.set(wmo, c);
+          return null;
+        }
         if (this.ids) {
           if (!this.ids.has(wmo)) return null;
           this.seenIds.set(wmo, dac);
@@ -168,11 +191,6 @@ export class Planner {
         if (!fp) {
           fp = { dac, wmo, ranges: [], rows: this.store, listed: 0, matched: !this.filtered, synthetic: false, refusedRows: 0 };
           this.floats.set(wmo, fp);
-        } else if (fp.dac !== dac) {
-          // One WMO under two DACs: keep the first, say so once.
-          if (!this.conflicts.has(wmo)) this.log?.warn("float listed under two DACs: rows under the second are ignored", { wmo, dac: fp.dac, other_dac: dac });
-          this.conflicts.add(wmo);
-          return null;
         }
         if (synthetic) fp.synthetic = true;
         return fp;
@@ -197,7 +215,16 @@ export class Planner {
         this.byReason.set(key, (this.byReason.get(key) ?? 0) + 1);
         if (logged++ < LOGGED_REFUSALS) this.log?.warn("index row refused", { index: INDEX_NAMES[kind], line: lineNo, reason, row: text });
       },
+      nulled: (reason, lineNo, text) => {
+        this.nulled++;
+        if (loggedNulls++ < LOGGED_REFUSALS) this.log?.warn("index value out of range: set to empty", { index: INDEX_NAMES[kind], line: lineNo, reason, row: text });
+      },
     };
+  }
+
+  /** Every WMO an index listed (selected or not); empty before that index is read. */
+  listedIn(kind: IndexKind): ReadonlySet<string> {
+    return this.listedBy.get(kind) ?? new Set();
   }
 
   finish(): Plan {
@@ -208,8 +235,29 @@ export class Planner {
       if (dac === undefined) unknownIds.push(id);
       else if (this.dacs && !this.dacs.has(dac)) otherDacIds.set(id, dac);
     }
+    const refusedFloats: Plan["refusedFloats"] = [];
+    for (const [wmo, c] of this.conflicts) {
+      this.floats.delete(wmo);
+      const dacs = [...c.dacs].sort();
+      const selected = (!this.ids || this.ids.has(wmo)) && (!this.dacs || dacs.some((d) => this.dacs!.has(d))) && (!this.sel.shard || this.sel.shard(wmo));
+      if (!selected) continue;
+      refusedFloats.push({
+        wmo,
+        dacs,
+        reason: `float ${wmo} refused: expected one DAC per float, found it listed under ${dacs.join(" and ")} (${c.index}); its files are not synced and none is removed until the index agrees`,
+      });
+    }
     const floats = [...this.floats.values()].filter((f) => f.matched);
     if (this.refused > 0) this.log?.warn("index rows refused", { refused: this.refused, by_reason: Object.fromEntries(this.byReason) });
-    return { floats, unknownIds: [...new Set(unknownIds)], otherDacIds, rows: this.rows, refused: this.refused, refusedByReason: this.byReason };
+    return {
+      floats,
+      unknownIds: [...new Set(unknownIds)].filter((id) => !this.conflicts.has(id)),
+      otherDacIds,
+      rows: this.rows,
+      refused: this.refused,
+      refusedByReason: this.byReason,
+      nulled: this.nulled,
+      refusedFloats,
+    };
   }
 }

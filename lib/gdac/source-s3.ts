@@ -11,6 +11,8 @@ import { checkIndexName, type FetchOptions, type GdacSource, gzipProblem, netcdf
 
 export interface S3SourceOptions {
   timeoutMs: number;
+  /** One attempt's whole exchange, headers to last body byte (HTTP_DEADLINE). */
+  deadlineMs: number;
   maxRetries: number;
   retryDelayMs: number;
   concurrency: number;
@@ -80,6 +82,7 @@ export class S3GdacSource implements GdacSource {
 
   private async once(key: string, cond: Conditional | undefined, signal: AbortSignal | undefined, check: ((b: Uint8Array) => string | null) | null): Promise<GetResult> {
     const url = `s3://${this.bucket}/${key}`;
+    const started = Date.now();
     let res;
     try {
       res = await this.client.send(new GetObjectCommand({
@@ -100,7 +103,7 @@ export class S3GdacSource implements GdacSource {
       stream.destroy?.();
       throw new HttpError(`${url} is larger than HTTP_MAX_BYTES=${this.opts.maxBytes} (${declared} bytes)`, { retryable: false, file: url });
     }
-    const body = await this.collect(stream, url, signal);
+    const body = await this.collect(stream, url, signal, started);
     if (declared !== null && body.byteLength !== declared) {
       throw new HttpError(`body of ${url} is ${body.byteLength} bytes, Content-Length said ${declared}`, { retryable: true, file: url });
     }
@@ -110,11 +113,14 @@ export class S3GdacSource implements GdacSource {
   }
 
   /** Reads a body whole, with the size ceiling and an idle timeout between chunks. */
-  private async collect(stream: AsyncIterable<Uint8Array> & { destroy?: () => void }, url: string, signal?: AbortSignal): Promise<Uint8Array> {
+  private async collect(stream: AsyncIterable<Uint8Array> & { destroy?: () => void }, url: string, signal: AbortSignal | undefined, started: number): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     let total = 0;
     let idle = false;
+    let late = false;
     let timer = setTimeout(() => ((idle = true), stream.destroy?.()), this.opts.timeoutMs);
+    // The whole exchange, not only the silences, is bounded: a trickling body is abandoned at the deadline.
+    const deadline = setTimeout(() => ((late = true), stream.destroy?.()), Math.max(0, started + this.opts.deadlineMs - Date.now()));
     try {
       for await (const c of stream) {
         clearTimeout(timer);
@@ -128,10 +134,18 @@ export class S3GdacSource implements GdacSource {
       }
     } catch (err) {
       if (err instanceof HttpError) throw err;
+      if (late) {
+        throw new HttpError(`${url}: expected a complete answer within HTTP_DEADLINE=${this.opts.deadlineMs / 1000} s, found the exchange still going: abandoned`, {
+          retryable: true,
+          file: url,
+          cause: err,
+        });
+      }
       if (idle) throw new HttpError(`${url}: no data for ${this.opts.timeoutMs} ms`, { retryable: true, file: url, cause: err });
       throw this.classify(err, url, signal);
     } finally {
       clearTimeout(timer);
+      clearTimeout(deadline);
     }
     const out = new Uint8Array(total);
     let at = 0;

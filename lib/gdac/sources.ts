@@ -21,6 +21,7 @@ export function openGdacSource(config: Config): GdacSource {
   const url = config.GDAC_BASE_URL;
   const common = {
     timeoutMs: config.HTTP_TIMEOUT * 1000,
+    deadlineMs: config.HTTP_DEADLINE * 1000,
     maxRetries: config.HTTP_MAX_RETRIES,
     retryDelayMs: config.HTTP_RETRY_DELAY * 1000,
     concurrency: config.HTTP_CONCURRENCY,

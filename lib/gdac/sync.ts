@@ -13,7 +13,9 @@
  *   a crash leaves old or new state and a re-run completes the work.
  * - A listed file gone from the index (for a float still selected and listed)
  *   is marked removed in the manifest and its raw copy moved to
- *   removed/<run start>/raw/dac=.../...; nothing is deleted.
+ *   removed/<run start>/raw/dac=.../...; nothing is deleted. Removals wait
+ *   until every fetch is done and pass the removal guard first (too many:
+ *   none is moved, and the run fails).
  * - A failed fetch is an error in the stats and the others go on; a failed
  *   write to the lake stops the run (LakeError) with the manifest not advanced
  *   past what landed.
@@ -26,8 +28,9 @@ import { ConfigError, LakeError, SyncError } from "../errors.ts";
 import { AbortedError, type Conditional } from "../http.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
-import { fetchIndex, type IndexCopy, indexChunks } from "./index-cache.ts";
-import { type IndexKind, readIndex } from "./index-file.ts";
+import { cachedIndex, fetchIndex, type IndexCopy, indexChunks, keepIndex } from "./index-cache.ts";
+import { coverageProblem, dataRows, indexProblem } from "./index-check.ts";
+import { type IndexKind, type IndexReadResult, readIndex } from "./index-file.ts";
 import {
   type FloatManifest,
   type ManifestEntry,
@@ -73,6 +76,8 @@ export const SyncStatsSchema = z.object({
   files_absent: z.number().int().nonnegative(),
   /** Index rows refused as malformed or hostile (logged with their reason). */
   index_rows_refused: z.number().int().nonnegative(),
+  /** Index rows kept with an out-of-range profile date or position set to empty (logged with their reason). */
+  index_values_nulled: z.number().int().nonnegative(),
   /** The run was interrupted (abort signal): no new file was started after it. */
   aborted: z.boolean(),
   /** The first MAX_ERROR_DETAILS failures; `errors` counts them all. */
@@ -109,6 +114,8 @@ export interface SyncOptions {
 export const MAX_ERROR_DETAILS = 1000;
 /** A float's manifest is written after this many changes, and when the float is done. */
 const MANIFEST_GROUP = 8;
+/** The share rule of the removal guard counts from this many files up: a small run withdrawing a file or two is not stopped. */
+export const REMOVAL_SHARE_FLOOR = 10;
 /** Floats whose manifest and raw listing are read ahead of the one being fetched. */
 const LOOKAHEAD = 4;
 const INDEX_KINDS: IndexKind[] = ["core", "bio", "synthetic", "meta"];
@@ -123,13 +130,7 @@ interface FetchTask {
   conditional?: Conditional;
 }
 
-interface RemoveTask {
-  type: "remove";
-  float: FloatState;
-  entry: ManifestEntry;
-}
-
-type Task = FetchTask | RemoveTask;
+type Task = FetchTask;
 
 interface FloatState {
   plan: FloatPlan;
@@ -174,6 +175,11 @@ class SyncRun {
   private filesDone = 0;
   private phase: SyncProgress["phase"] = "index";
   private availableKinds = new Set<IndexKind>();
+  /** Files that left the index, per float, moved only after the removal guard (removeWithdrawn). */
+  private readonly pendingRemovals = new Map<FloatPlan, string[]>();
+  private removalCount = 0;
+  /** Index-listed files the manifests of the planned floats hold as present. */
+  private heldFiles = 0;
 
   constructor(
     private readonly config: Config,
@@ -196,6 +202,7 @@ class SyncRun {
       duration_s: 0,
       files_absent: 0,
       index_rows_refused: 0,
+      index_values_nulled: 0,
       aborted: false,
       error_details: [],
     };
@@ -259,7 +266,12 @@ class SyncRun {
     });
   }
 
-  /** Fetches the index files (in parallel) and reads them into a plan. */
+  /**
+   * Fetches the index files (in parallel) and reads them into a plan. A fresh
+   * copy is judged whole first (index-check.ts): one that fails is refused
+   * with its reason (an error of the run: exit 1) and the cached copy stays
+   * the plan's source; only copies that pass are kept in the cache.
+   */
   private async plan(ids: readonly string[]): Promise<Plan> {
     const copies = await Promise.all(INDEX_KINDS.map((kind) =>
       fetchIndex(this.source, this.store, kind, this.log, { incremental: this.incremental, signal: this.signal })
@@ -272,16 +284,39 @@ class SyncRun {
     for (const kind of INDEX_KINDS) {
       if (!byKind.has(kind)) this.log.warn("index file not on the source: its files are not synced and none is marked removed", { kind });
     }
-    this.availableKinds = new Set(byKind.keys());
     this.phase = "plan";
     this.progress();
-    const planner = new Planner(selectionFromConfig(this.config, ids, this.opts.shard), this.log);
-    for (const kind of INDEX_KINDS) {
-      const copy = byKind.get(kind);
-      if (copy) await readIndex(indexChunks(copy), kind, planner.visitor(kind), planner.readOptions);
+    let read = await this.readIndexes(ids, byKind);
+    const refusals = this.judge(byKind, read);
+    if (refusals.size > 0) {
+      for (const [kind, reason] of refusals) {
+        const fresh = byKind.get(kind)!;
+        const cached = await cachedIndex(this.store, kind, this.log);
+        if (!cached && kind === "core") throw new SyncError(`${reason}; there is no cached copy to plan from`, { file: fresh.name });
+        this.addError({
+          float_id: null,
+          file: fresh.name,
+          stage: "index",
+          message: cached
+            ? `${reason}; the cached copy ${cached.name} (${cached.previous?.rows ?? "?"} rows) stays the plan's source`
+            : `${reason}; there is no cached copy: its files are not synced and none is marked removed`,
+        });
+        if (cached) byKind.set(kind, cached);
+        else byKind.delete(kind);
+      }
+      read = await this.readIndexes(ids, byKind);
     }
-    const plan = planner.finish();
+    this.availableKinds = new Set(byKind.keys());
+    for (const [kind, copy] of byKind) {
+      const r = read.results.get(kind);
+      if (!copy.cached && r && !(r instanceof Error)) {
+        await keepIndex(this.store, this.source, copy, { rows: dataRows(r), floats: read.planner.listedIn(kind).size });
+      }
+    }
+    const plan = read.planner.finish();
     this.stats.index_rows_refused = plan.refused;
+    this.stats.index_values_nulled = plan.nulled;
+    for (const f of plan.refusedFloats) this.addError({ float_id: f.wmo, file: null, stage: "plan", message: f.reason });
     for (const id of plan.unknownIds) {
       this.addError({ float_id: id, file: null, stage: "plan", message: `float ${id} is not in the GDAC index files` });
     }
@@ -295,6 +330,52 @@ class SyncRun {
     }
     this.log.info("plan ready", { floats: plan.floats.length, rows: plan.rows, refused: plan.refused });
     return plan;
+  }
+
+  /**
+   * Reads every index copy into a new planner. A fresh copy that cannot be
+   * read (no header, bad gzip, a decompression bomb) gives its error as its
+   * result, to be judged; a cached copy that cannot be read stops the run.
+   */
+  private async readIndexes(
+    ids: readonly string[],
+    byKind: Map<IndexKind, IndexCopy>,
+  ): Promise<{ planner: Planner; results: Map<IndexKind, IndexReadResult | SyncError> }> {
+    const planner = new Planner(selectionFromConfig(this.config, ids, this.opts.shard), this.log);
+    const results = new Map<IndexKind, IndexReadResult | SyncError>();
+    for (const kind of INDEX_KINDS) {
+      const copy = byKind.get(kind);
+      if (!copy) continue;
+      try {
+        results.set(kind, await readIndex(indexChunks(copy, this.config.MAX_DECOMPRESSED_BYTES), kind, planner.visitor(kind), planner.readOptions));
+      } catch (err) {
+        if (copy.cached || !(err instanceof SyncError)) throw err;
+        results.set(kind, err);
+      }
+    }
+    return { planner, results };
+  }
+
+  /** The fresh index copies that must not be trusted, with why. */
+  private judge(
+    byKind: Map<IndexKind, IndexCopy>,
+    read: { planner: Planner; results: Map<IndexKind, IndexReadResult | SyncError> },
+  ): Map<IndexKind, string> {
+    const maxShrink = this.config.INDEX_MAX_SHRINK;
+    const out = new Map<IndexKind, string>();
+    for (const [kind, copy] of byKind) {
+      if (copy.cached) continue;
+      const r = read.results.get(kind)!;
+      const reason = r instanceof Error ? r.message : indexProblem(kind, copy.name, r, copy.previous?.rows ?? null, maxShrink);
+      if (reason) out.set(kind, reason);
+    }
+    const core = byKind.get("core")!;
+    if (!core.cached && !out.has("core")) {
+      const others = (["bio", "synthetic", "meta"] as const).filter((k) => byKind.has(k) && !out.has(k)).map((k) => read.planner.listedIn(k));
+      const reason = coverageProblem(core.name, read.planner.listedIn("core"), others, maxShrink);
+      if (reason) out.set("core", reason);
+    }
+    return out;
   }
 
   /** Runs every float's tasks through a pool of workers; HTTP_CONCURRENCY bounds the requests in flight. */
@@ -319,6 +400,7 @@ class SyncRun {
     // Interrupted or failed: whatever landed is recorded before we leave.
     for (const fs of this.active) await this.persist(fs, true).catch(() => {});
     if (this.fatal) throw this.fatal;
+    await this.removeWithdrawn();
   }
 
   private setFatal(err: unknown): void {
@@ -408,12 +490,19 @@ class SyncRun {
       });
     }
     // Removals only when this float's listing is complete: every index read, no row of it refused.
+    // They wait until every fetch is done, so the removal guard can judge them all before any moves.
+    for (const e of Object.values(manifest.files)) if (e.status === "present" && e.date_update !== null) this.heldFiles++;
     if (plan.refusedRows === 0) {
+      const gone: string[] = [];
       for (const e of Object.values(manifest.files)) {
         if (e.status !== "present" || e.date_update === null || wanted.has(e.path)) continue;
         const p = checkGdacPath(e.path);
         const kind = fileKindOf(p.rest);
-        if (kind !== "prof" && kind !== "Sprof" && this.availableKinds.has(kind)) tasks.push({ type: "remove", float: fs, entry: e });
+        if (kind !== "prof" && kind !== "Sprof" && this.availableKinds.has(kind)) gone.push(e.path);
+      }
+      if (gone.length > 0) {
+        this.pendingRemovals.set(plan, gone);
+        this.removalCount += gone.length;
       }
     } else {
       this.log.warn("rows of this float were refused: no file of it is marked removed this run", { wmo: plan.wmo, refused: plan.refusedRows });
@@ -423,12 +512,11 @@ class SyncRun {
 
   private async runTask(t: Task): Promise<void> {
     try {
-      if (t.type === "fetch") await this.fetchOne(t);
-      else await this.remove(t.float, t.entry);
+      await this.fetchOne(t);
     } catch (err) {
       this.failed(t, err);
     } finally {
-      if (t.type === "fetch") this.filesDone++;
+      this.filesDone++;
       this.progress();
       t.float.outstanding--;
       if (t.float.outstanding === 0) {
@@ -446,13 +534,49 @@ class SyncRun {
       return;
     }
     const e = err as Error;
-    const file = t.type === "fetch" ? t.path : t.entry.path;
-    this.addError({
-      float_id: t.float.plan.wmo,
-      file,
-      stage: t.type === "fetch" ? "fetch" : "remove",
-      message: `${file}: ${e?.message ?? String(err)}`,
-    });
+    this.addError({ float_id: t.float.plan.wmo, file: t.path, stage: "fetch", message: `${t.path}: ${e?.message ?? String(err)}` });
+  }
+
+  /**
+   * Moves the files that left the index to removed/, after every fetch, and
+   * only when the removal guard allows: more than REMOVAL_MAX_FILES files, or
+   * more than REMOVAL_MAX_SHARE of the files held for the planned floats
+   * (from REMOVAL_SHARE_FLOOR files up), stop the run before any is moved,
+   * unless ALLOW_REMOVALS (--allow-removals) says the withdrawal was checked.
+   */
+  private async removeWithdrawn(): Promise<void> {
+    const n = this.removalCount;
+    if (n === 0 || this.stopping) return;
+    const { REMOVAL_MAX_FILES: maxFiles, REMOVAL_MAX_SHARE: maxShare, ALLOW_REMOVALS: allowed } = this.config;
+    const tooMany = n > maxFiles || (n >= REMOVAL_SHARE_FLOOR && n > maxShare * this.heldFiles);
+    if (tooMany && !allowed) {
+      const floats = [...this.pendingRemovals.keys()].map((f) => f.wmo);
+      this.addError({
+        float_id: null,
+        file: null,
+        stage: "remove",
+        message: `removal guard: expected at most REMOVAL_MAX_FILES=${maxFiles} files or REMOVAL_MAX_SHARE=${maxShare} of the ${this.heldFiles} held to leave the index, ` +
+          `found ${n} (${floats.length} floats: ${floats.slice(0, 10).join(", ")}${floats.length > 10 ? ", ..." : ""}): none moved to removed/; ` +
+          `check the GDAC index, then run again with --allow-removals (ALLOW_REMOVALS=true)`,
+      });
+      return;
+    }
+    if (tooMany) this.log.warn("removal guard passed by ALLOW_REMOVALS", { files: n, held: this.heldFiles });
+    for (const [plan, paths] of this.pendingRemovals) {
+      if (this.stopping) return;
+      const fs = await this.prepare(plan);
+      for (const path of paths) {
+        const e = fs.manifest.files[path];
+        if (e?.status !== "present") continue;
+        try {
+          await this.remove(fs, e);
+        } catch (err) {
+          if (err instanceof LakeError) throw err;
+          this.addError({ float_id: plan.wmo, file: path, stage: "remove", message: `${path}: ${(err as Error)?.message ?? String(err)}` });
+        }
+      }
+      await this.persist(fs, true);
+    }
   }
 
   private floatDone(fs: FloatState): void {

@@ -29,6 +29,7 @@ export type Fault =
   | { kind: "truncate"; fraction?: number } // full Content-Length, `fraction` of the body, then close
   | { kind: "stall"; fraction?: number } // full Content-Length, `fraction` of the body, then silence
   | { kind: "hang" } // no answer at all: the request is read, nothing is sent
+  | { kind: "trickle"; intervalMs?: number } // full Content-Length, then one body byte every intervalMs (1000 by default)
   | { kind: "redirect"; location: string; status?: 301 | 302 | 307 | 308 };
 
 /** Applies `fault` to requests whose path matches; `times` limits how often (unlimited by default). */
@@ -69,6 +70,7 @@ export type Outcome =
   | "truncate"
   | "stall"
   | "hang"
+  | "trickle"
   | "redirect"
   | "bad_method";
 
@@ -274,6 +276,23 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
       res.write(part);
       // Truncate: close the connection with bytes still owed. Stall: owe them forever.
       if (fault.kind === "truncate") res.socket?.end();
+      return;
+    }
+    if (fault?.kind === "trickle") {
+      count(path, "trickle");
+      const body = await readFile(file);
+      res.writeHead(200, { ...headers, "Content-Length": String(st.size) });
+      let at = 0;
+      const next = () => {
+        if (res.destroyed || at >= body.length) {
+          res.end();
+          return;
+        }
+        res.write(body.subarray(at, ++at));
+        const t = setTimeout(() => (timers.delete(t), next()), fault.intervalMs ?? 1000);
+        timers.add(t);
+      };
+      next();
       return;
     }
     count(path, "ok");
