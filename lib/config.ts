@@ -154,6 +154,16 @@ export const ConfigSchema = z.object({
   REMOVAL_MAX_SHARE: number("a share between 0 and 1", 0).refine((v) => v <= 1, { error: "expected a share between 0 and 1" }).default(0.1),
   /** Lets one run go past REMOVAL_MAX_FILES / REMOVAL_MAX_SHARE (the operator has checked the withdrawal). */
   ALLOW_REMOVALS: bool("ALLOW_REMOVALS").default(false),
+  // The API (deno task serve).
+  /** The API's port (deno task serve); 0 takes a free one. */
+  PORT: number("a port number from 0 to 65535", 0, true).refine((v) => v <= 65535, { error: "expected a port number from 0 to 65535" }).default(8080),
+  /** The address the API listens on: every interface by default (a container), 127.0.0.1 for this machine only. */
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  /** Seconds a client has to send a whole request before its connection is closed, so a slow client cannot hold the server. */
+  SERVE_REQUEST_TIMEOUT: number("a number of seconds > 0", 0.001).default(10),
+  /** The API's token bucket per client: refill rate (requests per second; 0 turns the limit off) and size. */
+  RATE_LIMIT_RATE: number("a number of requests per second >= 0 (0: no limit)", 0).default(20),
+  RATE_LIMIT_BURST: number("a whole number of requests >= 1", 1, true).default(100),
 });
 
 /** The validated configuration a job runs with. */

@@ -7,6 +7,7 @@
  *   <prefix>floats               SET     every float loaded
  *   <prefix>floats:geo           GEO     latest position of each float that has one (GEOSEARCH works on it)
  *   <prefix>floats:by_time       ZSET    floats by latest profile time (score: Unix milliseconds)
+ *   <prefix>ratelimit:<client>   HASH    the API's token bucket of one client (lib/serve/ratelimit.ts)
  *
  * One float's keys and set members change in one MULTI/EXEC, so a reader
  * never sees half of an update. With REDIS_TTL > 0 every key written gets
@@ -29,6 +30,7 @@ export function hotKeys(prefix: string) {
     floats: `${prefix}floats`,
     geo: `${prefix}floats:geo`,
     byTime: `${prefix}floats:by_time`,
+    rateLimit: (client: string) => `${prefix}ratelimit:${client}`,
   };
 }
 
