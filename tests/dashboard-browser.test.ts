@@ -52,7 +52,8 @@ describe.skipIf(!have)("the dashboard in headless Chromium", () => {
     const withPosition = (await bed.db.pool.query("SELECT float_id FROM floats WHERE last_latitude IS NOT NULL ORDER BY 1")).rows.map((r) => r.float_id);
     expect(withPosition.length).toBe(SERVE_FLOATS.length);
     await page.waitForSelector("#status[data-count]");
-    const onMap = await page.$$eval("#floats circle.float", (cs) => cs.map((c) => (c as SVGCircleElement).dataset.wmo).sort());
+    const marks = await page.locator("#floats circle.float").all();
+    const onMap = (await Promise.all(marks.map((m) => m.getAttribute("data-wmo")))).sort();
     expect(onMap).toEqual(withPosition);
     expect(await page.textContent("#status")).toBe(`${withPosition.length} floats`);
     // A float is drawn where its latest position is: x from longitude, y from latitude (equirectangular 1000x500).
@@ -71,12 +72,10 @@ describe.skipIf(!have)("the dashboard in headless Chromium", () => {
     expect(summary).toContain("profiles80");
     for (const kind of ["trajectory", "profiles", "section"]) {
       const img = `#plot-${kind}`;
-      await page.waitForFunction((sel) => {
-        const el = document.querySelector(sel) as HTMLImageElement | null;
-        return !!el && el.complete && el.naturalWidth > 0;
-      }, img);
+      // The page's own DOM, as strings (this project type-checks without the DOM library).
+      await page.waitForFunction(`(() => { const el = document.querySelector("${img}"); return !!el && el.complete && el.naturalWidth > 0; })()`);
       expect(await page.getAttribute(img, "src")).toBe(`/plots/floats/5900865/${kind}.svg`);
-      expect(await page.$eval(img, (el) => (el as HTMLImageElement).naturalWidth)).toBe(900);
+      expect(await page.evaluate(`document.querySelector("${img}").naturalWidth`)).toBe(900);
     }
     expect(await page.isVisible("#details")).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-float-5900865.png"), fullPage: true });
