@@ -12,6 +12,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { DACS, isDac, isWmo } from "./argo/ids.ts";
+import { CREDENTIAL_PARAM, redactUrl } from "./log.ts";
 
 /** The repository root (lib/ is one level below it). */
 export const repoRoot: string = fileURLToPath(new URL("..", import.meta.url));
@@ -172,14 +173,19 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigKey = keyof z.input<typeof ConfigSchema>;
 export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
-/** Values that must never reach a log line: passwords and S3 keys. */
+/**
+ * Values that must never reach a log line: passwords of connection URLs
+ * (the GDAC's too), credential-like query parameters of the GDAC URL
+ * (token=, key=, signature=, ...), and S3 keys.
+ */
 export function secretsOf(config: Config, env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
-  for (const u of [config.DATABASE_URL, config.REDIS_URL]) {
+  for (const u of [config.DATABASE_URL, config.REDIS_URL, /^https:/i.test(config.GDAC_BASE_URL) ? config.GDAC_BASE_URL : undefined]) {
     if (!u) continue;
     try {
       const parsed = new URL(u);
       if (parsed.password) out.push(decodeURIComponent(parsed.password), parsed.password);
+      for (const [k, v] of parsed.searchParams) if (CREDENTIAL_PARAM.test(k) && v) out.push(v, encodeURIComponent(v));
     } catch { /* validated already */ }
   }
   for (const k of ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "PGPASSWORD"]) {
@@ -237,7 +243,7 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     const issue = result.error.issues[0];
     const key = String(issue.path[0]);
     const given = raw[key];
-    const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:).*@/, "$1***@") : given;
+    const shown = /URL$/.test(key) && given ? redactUrl(given.replace(/(:\/\/[^:/@]*:).*@/, "$1***@")) : given;
     const expected = issue.message.replace(/^[A-Z0-9_]+: /, "");
     throw new ConfigError(`${key}=${JSON.stringify(shown ?? "")}: ${expected}`, { variable: key });
   }

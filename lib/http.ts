@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
 import { SyncError } from "./errors.ts";
+import { redactUrl } from "./log.ts";
 
 /** Longest we wait when a server says Retry-After, so a hostile value cannot park the job. */
 export const RETRY_AFTER_CAP_MS = 60_000;
@@ -161,6 +162,8 @@ export interface HttpClientOptions {
   caFile?: string;
   /** Same-host https redirects followed at most (3 by default). */
   maxRedirects?: number;
+  /** Headers sent with every request (e.g. a private mirror's authorization). */
+  headers?: Record<string, string>;
   random?: () => number;
 }
 
@@ -255,10 +258,12 @@ export class HttpClient {
   /** One attempt, redirects included. */
   private async once(
     method: "GET" | "HEAD",
-    url: string,
+    realUrl: string,
     o: GetOptions,
   ): Promise<GetResult | { status: "head"; stat: RemoteStat }> {
-    const origin = new URL(url);
+    const origin = new URL(realUrl);
+    // Errors and logs name the URL without credentials (query values, user, password).
+    const url = redactUrl(realUrl);
     let current = origin;
     // The whole exchange has a deadline: a body that trickles a byte at a time never trips the silence timeout.
     const deadline = AbortSignal.timeout(this.opts.deadlineMs);
@@ -272,7 +277,7 @@ export class HttpClient {
         })
         : this.classify(err, url, o.signal);
     for (let hop = 0;; hop++) {
-      const headers: Record<string, string> = { "user-agent": "argo-lake-sync" };
+      const headers: Record<string, string> = { "user-agent": "argo-lake-sync", ...this.opts.headers };
       if (o.conditional?.etag) headers["if-none-match"] = o.conditional.etag;
       if (o.conditional?.lastModified) headers["if-modified-since"] = o.conditional.lastModified;
       let res: Dispatcher.ResponseData;
@@ -290,7 +295,7 @@ export class HttpClient {
         await res.body.dump().catch(() => {});
         const next = new URL(header("location")!, current);
         if (next.protocol !== "https:") {
-          throw new HttpError(`refused redirect from ${url} to ${next.href}: only https:// is allowed`, { retryable: false, file: url });
+          throw new HttpError(`refused redirect from ${url} to ${redactUrl(next.href)}: only https:// is allowed`, { retryable: false, file: url });
         }
         if (next.host !== origin.host) {
           throw new HttpError(`refused redirect from ${url} to another host (${next.host})`, { retryable: false, file: url });

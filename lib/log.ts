@@ -36,6 +36,29 @@ export interface LoggerOptions {
 /** Matches the user:password part of a URL such as postgres://u:p@host/db. */
 const urlCredentials = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi;
 
+/** Query parameters whose values are credentials (a token, a key, a signature, a password). */
+export const CREDENTIAL_PARAM = /token|key|secret|sig|pass|auth|cred|session/i;
+
+/** Matches such a parameter's value in a URL's query string, e.g. ?token=abc or &X-Amz-Signature=... */
+const queryCredentials = /([?&][^=&\s"'#]*(?:token|key|secret|sig|pass|auth|cred|session)[^=&\s"'#]*=)[^&\s"'#]+/gi;
+
+/**
+ * A URL as it may be printed or stored: no user or password, and every
+ * query-string value replaced by "***" (which of them are tokens is not ours
+ * to guess). Text that is not a URL is returned with credentials masked.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    for (const k of [...new Set(u.searchParams.keys())]) u.searchParams.set(k, "***");
+    return u.href.replace(/=\*\*\*/g, "=***").replace(/\/$/, url.endsWith("/") ? "/" : "");
+  } catch {
+    return url.replace(urlCredentials, "$1***@").replace(queryCredentials, "$1***");
+  }
+}
+
 /** Builds a redaction function for the given secret values and any URL credentials. */
 export function makeRedactor(secrets: string[]): (text: string) => string {
   // Lines are redacted after JSON encoding, so a secret with a quote or a
@@ -43,7 +66,7 @@ export function makeRedactor(secrets: string[]): (text: string) => string {
   const list = [...new Set(secrets.filter((s) => s && s.length >= 3).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
     .sort((a, b) => b.length - a.length);
   return (text: string) => {
-    let out = text.replace(urlCredentials, "$1***@");
+    let out = text.replace(urlCredentials, "$1***@").replace(queryCredentials, "$1***");
     for (const s of list) out = out.split(s).join("***");
     for (const s of list) {
       const enc = encodeURIComponent(s);

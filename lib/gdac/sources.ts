@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
+import { redactUrl } from "../log.ts";
 import { makeS3Client, parseS3Url } from "../s3.ts";
 import type { GdacSource } from "./source.ts";
 import { HttpsGdacSource } from "./source-https.ts";
@@ -37,7 +38,7 @@ export function openGdacSource(config: Config): GdacSource {
   }
   if (/^file:\/\//i.test(url)) return new LocalGdacSource(fileURLToPath(url), config.HTTP_MAX_BYTES);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new ConfigError(`GDAC_BASE_URL=${JSON.stringify(url)}: only https://, s3:// or a local directory are accepted (HTTPS only)`);
+    throw new ConfigError(`GDAC_BASE_URL=${JSON.stringify(redactUrl(url))}: only https://, s3:// or a local directory are accepted (HTTPS only)`);
   }
   return new LocalGdacSource(resolve(url), config.HTTP_MAX_BYTES);
 }

@@ -72,6 +72,7 @@ export type Outcome =
   | "hang"
   | "trickle"
   | "redirect"
+  | "unauthorized"
   | "bad_method";
 
 export interface RequestCounts {
@@ -104,6 +105,8 @@ export interface TestHttpsServer {
 export interface StartOptions extends Partial<FaultSettings> {
   /** Directory to serve; the fixture mirror (../shared/fixtures/gdac) by default. */
   root?: string;
+  /** Credentials every request must carry (HTTP Basic and/or a `token` query parameter), else 401. */
+  auth?: { user?: string; password?: string; token?: string };
 }
 
 /** Files up to this size are served from memory after their first read. */
@@ -148,6 +151,8 @@ export function etagOf(size: number, mtimeMs: number): string {
 /** Starts the server on 127.0.0.1 and a free port. */
 export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHttpsServer> {
   const root = resolve(opts.root ?? fixturesDir);
+  const auth = opts.auth;
+  const basic = auth?.user !== undefined ? `Basic ${Buffer.from(`${auth.user}:${auth.password ?? ""}`).toString("base64")}` : null;
   const certDir = await mkdtemp(join(tmpdir(), "argo-https-"));
   const { caFile, key, cert } = await makeCertificates(certDir);
   let settings: FaultSettings = { ...defaults, ...stripRoot(opts) };
@@ -190,7 +195,13 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "https://x").pathname);
+    const reqUrl = new URL(req.url ?? "/", "https://x");
+    const path = decodeURIComponent(reqUrl.pathname);
+    if ((basic !== null && req.headers.authorization !== basic) || (auth?.token !== undefined && reqUrl.searchParams.get("token") !== auth.token)) {
+      count(path, "unauthorized");
+      res.writeHead(401, { "Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="gdac"' }).end("unauthorized\n");
+      return;
+    }
     // Decide the fault on arrival, so the seeded sequence follows request order.
     const fault = pickFault(path);
     if (settings.latencyMs > 0) {
@@ -358,7 +369,7 @@ export async function startHttpsServer(opts: StartOptions = {}): Promise<TestHtt
 }
 
 function stripRoot(opts: StartOptions): Partial<FaultSettings> {
-  const { root: _root, ...rest } = opts;
+  const { root: _root, auth: _auth, ...rest } = opts;
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
 }
 
