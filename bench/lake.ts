@@ -24,7 +24,7 @@ import { type Column, type ColumnTable, NULL_I16, NULL_I32, NULL_I8, takeRows } 
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { ParquetWriter } from "../lib/lake/parquet.ts";
 import { createLogger } from "../lib/log.ts";
-import { parseFloat, processFloat } from "../lib/parse/float.ts";
+import { parseFloatFiles, processFloat } from "../lib/parse/float.ts";
 import { runParse } from "../lib/parse/run.ts";
 import { buildFloatTables } from "../lib/parse/tables.ts";
 import { runtimeName } from "../lib/runtime.ts";
@@ -135,7 +135,7 @@ async function benchParse(files: Awaited<ReturnType<typeof fixtureFiles>>): Prom
   let buildMs = 0;
   for (const f of byFloat.values()) {
     const t0 = now();
-    const parsed = await parseFloat({ ...f, profileBatchLimit: null });
+    const parsed = await parseFloatFiles({ ...f, profileBatchLimit: null });
     const t1 = now();
     buildFloatTables(parsed.input);
     parseMs += t1 - t0;
@@ -235,7 +235,7 @@ function loadParquetWasm(): ParquetWasm | null {
 async function benchWriters(): Promise<void> {
   console.log("\n== Writers: the same real measurement rows (float 2902269 replicated) to Parquet, zstd");
   const files = (await fixtureFiles()).filter((f) => f.wmo === "2902269" && /^profiles\/R/.test(f.rest));
-  const parsed = await parseFloat({ dac: "incois", wmo: "2902269", files: files.map((f) => ({ rest: f.rest, bytes: readFileSync(f.file) })), profileBatchLimit: null });
+  const parsed = await parseFloatFiles({ dac: "incois", wmo: "2902269", files: files.map((f) => ({ rest: f.rest, bytes: readFileSync(f.file) })), profileBatchLimit: null });
   const tables = buildFloatTables(parsed.input);
   const base = [...tables.measurements.values()][0]!;
   const reps = Math.ceil(1_000_000 / base.rowCount);

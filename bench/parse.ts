@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { NetCDFReader } from "netcdfjs";
 
 import { ParseError } from "../lib/errors.ts";
-import { parseArgoFile } from "../lib/netcdf/parse.ts";
+import { parseArgoFile } from "../lib/argo/file.ts";
 import { openNetcdf } from "../lib/netcdf/reader.ts";
 
 const fixtures = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));

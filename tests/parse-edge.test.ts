@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 
 import { NO_QC, type ParsedProfileFile } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
-import { parseArgoFile } from "../lib/netcdf/parse.ts";
+import { parseArgoFile } from "../lib/argo/file.ts";
 import { argoProfileFile, writeNetcdf3, type ArgoProfileSpec, type NcWriterFile } from "./support/netcdf3-writer.ts";
 
 const basic: ArgoProfileSpec = {

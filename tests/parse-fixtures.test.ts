@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { FloatMetaSchema, ParsedProfileFileSchema, type ParsedFile, type ParsedProfileFile } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
-import { readArgoFile } from "../lib/netcdf/parse.ts";
+import { readArgoFile } from "../lib/argo/file.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
 

@@ -15,7 +15,7 @@ import { groupByFloat, mergeCoreAndBgc, mergeCycleFiles } from "../lib/argo/merg
 import { toProfileData } from "../lib/argo/profile-data.ts";
 import { NO_QC, ParsedProfileFileSchema, ProfileDataSchema, type ParsedProfileFile } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
-import { parseArgoFile } from "../lib/netcdf/parse.ts";
+import { parseArgoFile } from "../lib/argo/file.ts";
 import { argoProfileFile, writeNetcdf3 } from "./support/netcdf3-writer.ts";
 
 const PROFILES = fileURLToPath(new URL("../../shared/fixtures/gdac/dac/coriolis/6903247/profiles/", import.meta.url));

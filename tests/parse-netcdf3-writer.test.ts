@@ -7,7 +7,7 @@ import { NetCDFReader } from "netcdfjs";
 import { describe, expect, it } from "vitest";
 
 import { ParseError } from "../lib/errors.ts";
-import { parseArgoFile } from "../lib/netcdf/parse.ts";
+import { parseArgoFile } from "../lib/argo/file.ts";
 import { openNetcdf } from "../lib/netcdf/reader.ts";
 import type { NetcdfReader } from "../lib/netcdf/types.ts";
 import { argoProfileFile, writeNetcdf3, type NcWriterFile } from "./support/netcdf3-writer.ts";

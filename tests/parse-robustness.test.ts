@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 
 import { ParsedFileSchema } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
-import { parseArgoFile } from "../lib/netcdf/parse.ts";
+import { parseArgoFile } from "../lib/argo/file.ts";
 import { argoProfileFile, writeNetcdf3 } from "./support/netcdf3-writer.ts";
 import { seededRandom } from "./support/random.ts";
 

@@ -19,7 +19,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { NO_QC, type FloatMeta, type ParsedProfileFile, type Profile } from "../lib/argo/schema.ts";
 import { ParseError } from "../lib/errors.ts";
-import { readArgoFile } from "../lib/netcdf/parse.ts";
+import { readArgoFile } from "../lib/argo/file.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
 

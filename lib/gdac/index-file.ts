@@ -13,10 +13,11 @@
  * columns are found by name.
  */
 import { Buffer } from "node:buffer";
+import { baseName, CYCLE_WIDTHS, cycleWidthOk, floatFileName, floatFileTail, parseFileName, PROFILE_PREFIXES, PROFILES_DIR, profileFileName } from "../argo/filename.ts";
 import { type Dac, isDac } from "../argo/ids.ts";
 import { SyncError } from "../errors.ts";
 import { runtimeName } from "../runtime.ts";
-import { whyBadPath } from "./paths.ts";
+import { fileKindOf, parseGdacPath, whyBadPath } from "./paths.ts";
 
 /** The four index files the plan is made from. */
 export type IndexKind = "core" | "bio" | "synthetic" | "meta";
@@ -32,10 +33,8 @@ export const INDEX_NAMES: Record<IndexKind, string> = {
 /** Longest line accepted; a longer one is refused (and not kept in memory). */
 export const MAX_LINE_BYTES = 64 * 1024;
 
-/** Profile file-name prefixes, by their number in a file code. */
-const NAME_PREFIXES = ["R", "D", "BR", "BD", "SR", "SD"] as const;
-/** The file code of `<wmo>_meta.nc`. */
-export const META_CODE = NAME_PREFIXES.length * 40_000;
+/** The file code of `<wmo>_meta.nc` (profile prefixes are numbered by their place in PROFILE_PREFIXES). */
+export const META_CODE = PROFILE_PREFIXES.length * 40_000;
 
 /**
  * A listed file's name below its float folder, as one small integer:
@@ -48,13 +47,12 @@ export function fileCode(prefix: number, cycle: number, fourDigits: boolean, des
 
 /** The name below the float folder for a file code, e.g. "profiles/BR6903247_001D.nc" or "6903247_meta.nc". */
 export function fileRest(wmo: string, code: number): string {
-  if (code === META_CODE) return `${wmo}_meta.nc`;
-  const descending = code & 1;
-  const width = (code >> 1) & 1 ? 4 : 3;
+  if (code === META_CODE) return floatFileName(wmo, "meta");
+  const descending = (code & 1) === 1;
+  const width = CYCLE_WIDTHS[(code >> 1) & 1];
   const rest = code >> 2;
   const cycle = rest % 10_000;
-  const prefix = NAME_PREFIXES[(rest - cycle) / 10_000];
-  return `profiles/${prefix}${wmo}_${String(cycle).padStart(width, "0")}${descending ? "D" : ""}.nc`;
+  return profileFileName(PROFILE_PREFIXES[(rest - cycle) / 10_000]!, wmo, cycle, width, descending);
 }
 
 /** What the reader tells its user. H is the user's handle for a float. */
@@ -133,8 +131,8 @@ export function indexTimeOk(v: number, max: number): boolean {
 
 const NL = 10, CR = 13, COMMA = 44, HASH = 35, SLASH = 47, DOT = 46, MINUS = 45, PLUS = 43, UNDERSCORE = 95;
 const C_R = 82, C_D = 68, C_B = 66, C_S = 83, C_N = 110, C_C = 99;
-const PROFILES = Buffer.from("profiles/", "latin1");
-const META_TAIL = Buffer.from("_meta.nc", "latin1");
+const PROFILES = Buffer.from(PROFILES_DIR, "latin1");
+const META_TAIL = Buffer.from(floatFileTail("meta"), "latin1");
 
 /**
  * Position of the next line end. Node's Buffer#indexOf is native memchr (the
@@ -418,7 +416,7 @@ export class IndexReader<H> {
     let prefix = 0;
     if (this.lead !== 0) {
       if (buf[i++] !== this.lead) return -1;
-      prefix = this.lead === C_B ? 2 : 4;
+      prefix = this.lead === C_B ? 2 : 4; // BR/SR in PROFILE_PREFIXES
     }
     const mode = buf[i++];
     if (mode === C_D) prefix++;
@@ -430,7 +428,7 @@ export class IndexReader<H> {
     let cycle = 0;
     while (i < le && isDigit(buf[i]) && i - ds < 5) cycle = cycle * 10 + (buf[i++] - 48);
     const digits = i - ds;
-    // The GDAC writes 3 digits below cycle 1000 and 4 from there: anything else names no real file.
+    // The GDAC writes 3 digits below cycle 1000 and 4 from there (lib/argo/filename.ts): anything else names no real file.
     if (digits < 3 || digits > 4 || (digits === 4) !== (cycle >= 1000)) return -1;
     const descending = i < le && buf[i] === C_D;
     if (descending) i++;
@@ -578,13 +576,11 @@ export class IndexReader<H> {
     const names = this.header!;
     if (cells.length !== names.length) return `expected ${names.length} fields, found ${cells.length}`;
     const path = cells[0];
-    const shape = this.kind === "meta"
-      ? /^[a-z]{3,8}\/(\d{5}|\d{7})\/\1_meta\.nc$/
-      : new RegExp(`^[a-z]{3,8}\\/(\\d{5}|\\d{7})\\/profiles\\/${{ core: "", bio: "B", synthetic: "S" }[this.kind]}[RD]\\1_\\d{3,4}D?\\.nc$`);
-    if (!shape.test(path) || !isDac(path.split("/")[0])) return `refused file path: ${whyBadPath(path)}`;
-    const cycle = /_(\d{3,4})D?\.nc$/.exec(path);
-    if (cycle && (cycle[1].length === 4) !== (Number(cycle[1]) >= 1000)) {
-      return `cycle number ${cycle[1]} in ${path.split("/").pop()} is not written as the GDAC writes it (3 digits below 1000, 4 from 1000)`;
+    const parsed = parseGdacPath(path);
+    if (!parsed || fileKindOf(parsed.rest) !== this.kind) return `refused file path: ${whyBadPath(path)}`;
+    const name = parseFileName(parsed.rest)!;
+    if (name.cycleKey !== null && !cycleWidthOk(name.cycleKey)) {
+      return `cycle number ${name.cycle} in ${baseName(parsed.rest)} is not written as the GDAC writes it (3 digits below 1000, 4 from 1000)`;
     }
     for (let k = 1; k < names.length; k++) {
       const v = cells[k], name = names[k];

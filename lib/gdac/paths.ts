@@ -6,10 +6,12 @@
  *   <dac>/<wmo>/profiles/<R|D|BR|BD|SR|SD><wmo>_<ccc[c]>[D].nc
  *   <dac>/<wmo>/<wmo>_<meta|prof|Sprof>.nc
  *
- * with a known DAC, a 5- or 7-digit WMO, and the same WMO in folder and name.
+ * with a known DAC, a 5- or 7-digit WMO, and the same WMO in folder and name
+ * (the names themselves: lib/argo/filename.ts).
  * Nothing else (no "..", no "%", no absolute path) can match.
  */
 import { type Dac, isDac } from "../argo/ids.ts";
+import { type FileKind, parseFileName } from "../argo/filename.ts";
 import { SyncError } from "../errors.ts";
 
 /** What a valid path is made of. */
@@ -20,17 +22,17 @@ export interface GdacPath {
   rest: string;
 }
 
-/** Which index lists a file, from its name; "prof"/"Sprof" are the per-float files no index lists. */
-export type FileKind = "core" | "bio" | "synthetic" | "meta" | "prof" | "Sprof";
-
-const pathRe = /^([a-z]{3,8})\/(\d{5}|\d{7})\/((?:profiles\/(?:R|D|BR|BD|SR|SD)(\d{5}|\d{7})_\d{3,4}D?\.nc)|(?:(\d{5}|\d{7})_(?:meta|prof|Sprof)\.nc))$/;
+/** The kinds of file sync fetches (tech and trajectory files are not synced yet). */
+export type SyncedKind = Exclude<FileKind, "tech" | "traj">;
+const SYNCED_KINDS: ReadonlySet<FileKind> = new Set<SyncedKind>(["core", "bio", "synthetic", "meta", "prof", "Sprof"]);
 
 /** Parses a GDAC path; null when it is not one of the accepted shapes. */
 export function parseGdacPath(path: string): GdacPath | null {
-  const m = pathRe.exec(path);
+  const m = /^([a-z]{3,8})\/(\d{5}|\d{7})\/(.+)$/.exec(path);
   if (!m) return null;
-  const [, dac, wmo, rest, nameWmo1, nameWmo2] = m;
-  if (!isDac(dac) || (nameWmo1 ?? nameWmo2) !== wmo) return null;
+  const [, dac, wmo, rest] = m;
+  const name = parseFileName(rest);
+  if (!isDac(dac) || !name || !SYNCED_KINDS.has(name.kind) || name.wmo !== wmo) return null;
   return { dac, wmo, rest };
 }
 
@@ -42,13 +44,8 @@ export function checkGdacPath(path: string): GdacPath {
 }
 
 /** The kind of file a (valid) path names. */
-export function fileKindOf(rest: string): FileKind {
-  if (rest.startsWith("profiles/")) {
-    const c = rest.charCodeAt(9);
-    return c === 66 /* B */ ? "bio" : c === 83 /* S */ ? "synthetic" : "core";
-  }
-  if (rest.endsWith("_meta.nc")) return "meta";
-  return rest.endsWith("_Sprof.nc") ? "Sprof" : "prof";
+export function fileKindOf(rest: string): SyncedKind {
+  return parseFileName(rest)!.kind as SyncedKind;
 }
 
 /** A one-line reason why a path is refused, for logs (only called on refused paths). */

@@ -4,11 +4,12 @@
  * does no lake I/O, so a worker needs nothing but the bytes.
  */
 import { join } from "node:path";
+import { baseName, floatFileName, parseFileName } from "../argo/filename.ts";
 import { mergeCoreAndBgc } from "../argo/merge.ts";
 import type { FloatMeta, ParsedProfileFile } from "../argo/schema.ts";
 import { ParseError } from "../errors.ts";
 import { type Compression, type ParquetWriter } from "../lake/parquet.ts";
-import { parseArgoFile } from "../netcdf/parse.ts";
+import { parseArgoFile } from "../argo/file.ts";
 import { partitionFileKey, type TableName } from "../../lake/schema.ts";
 import { buildFloatTables, type CycleProfiles, type FloatInput, type FloatTables } from "./tables.ts";
 
@@ -39,32 +40,24 @@ export interface FileFailure {
 /** The role of a raw file in parsing, from its name. */
 export type RawRole = "meta" | "core" | "bgc" | "other";
 
-const coreRe = /^profiles\/([RD])(\d{5}|\d{7})_(\d{3,4}D?)\.nc$/;
-const bgcRe = /^profiles\/B([RD])(\d{5}|\d{7})_(\d{3,4}D?)\.nc$/;
-
 /**
  * What a raw file is for. Only meta, core and B files are parsed: S-files and
  * _prof/_Sprof repeat the single-profile files (see lib/parse/tables.ts).
  */
 export function roleOf(rest: string, wmo: string): RawRole {
-  if (rest === `${wmo}_meta.nc`) return "meta";
-  const core = coreRe.exec(rest);
-  if (core && core[2] === wmo) return "core";
-  const bgc = bgcRe.exec(rest);
-  if (bgc && bgc[2] === wmo) return "bgc";
-  return "other";
+  const name = parseFileName(rest);
+  if (!name || name.wmo !== wmo) return "other";
+  return name.kind === "meta" ? "meta" : name.kind === "core" ? "core" : name.kind === "bio" ? "bgc" : "other";
 }
 
 /** Cycle key of a core or B file name: "001", "001D", "1000". */
-const cycleKeyOf = (rest: string): string => (coreRe.exec(rest) ?? bgcRe.exec(rest))![3]!;
+const cycleKeyOf = (rest: string): string => parseFileName(rest)!.cycleKey!;
 
 /** Sort key: cycle number, then ascending before descending. */
 function cycleOrder(key: string): [number, number] {
   return [parseInt(key, 10), key.endsWith("D") ? 1 : 0];
 }
 
-/** The file name of a path below the float folder. */
-export const baseName = (rest: string): string => rest.slice(rest.lastIndexOf("/") + 1);
 
 /** Core files to parse, in cycle order, cut to PROFILE_BATCH_LIMIT. */
 export function selectCoreFiles(rests: readonly string[], wmo: string, limit: number | null): string[] {
@@ -93,7 +86,7 @@ function failure(rest: string, err: ParseError): FileFailure {
  * left out; the others still count. A B-file that cannot be joined to its core
  * file (e.g. PRES differs) fails alone: the core profile lands without BGC.
  */
-export async function parseFloat(job: FloatJob): Promise<ParsedFloat> {
+export async function parseFloatFiles(job: FloatJob): Promise<ParsedFloat> {
   const byRest = new Map(job.files.map((f) => [f.rest, f]));
   const failures: FileFailure[] = [];
   const parsed: string[] = [];
@@ -112,7 +105,7 @@ export async function parseFloat(job: FloatJob): Promise<ParsedFloat> {
   };
 
   let meta: FloatInput["meta"] = null;
-  const metaRest = `${job.wmo}_meta.nc`;
+  const metaRest = floatFileName(job.wmo, "meta");
   if (byRest.has(metaRest)) {
     const m = await parse(metaRest);
     if (m && m.kind === "meta") {
@@ -178,7 +171,7 @@ export interface FloatOutcome {
  * uniquely; the caller puts them into the lake under `written[].key`.
  */
 export async function processFloat(job: FloatJob, writer: ParquetWriter, outDir: string, compression: Compression): Promise<FloatOutcome> {
-  const { input, failures, parsed } = await parseFloat(job);
+  const { input, failures, parsed } = await parseFloatFiles(job);
   const tables: FloatTables = buildFloatTables(input);
   const written: WrittenFile[] = [];
   const write = async (table: TableName, year: number | null, t: FloatTables["floats"]) => {

@@ -9,7 +9,8 @@ import { toProfileData } from "../argo/profile-data.ts";
 import type { Config } from "../config.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
-import { baseName, parseFloat, roleOf } from "./float.ts";
+import { baseName } from "../argo/filename.ts";
+import { parseFloatFiles, roleOf } from "./float.ts";
 import { discoverFloats } from "./run.ts";
 
 /** Yields ProfileData for every profile of the selected floats; failed files are logged and skipped. */
@@ -28,7 +29,7 @@ export async function* profileDataOf(
       const bytes = await store.get(`raw/dac=${ref.dac}/wmo=${ref.wmo}/${rest}`);
       if (bytes) files.push({ rest, bytes });
     }
-    const { input, failures } = await parseFloat({ dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT });
+    const { input, failures } = await parseFloatFiles({ dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT });
     for (const f of failures) log.warn("parse: file skipped", { float_id: ref.wmo, file: baseName(f.rest), reason: f.reason });
     const profiles = input.cycles.flatMap((c) => c.profiles).sort((a, b) =>
       a.cycleNumber - b.cycleNumber || (a.direction < b.direction ? -1 : a.direction > b.direction ? 1 : 0) || a.profileIndex - b.profileIndex

@@ -5,13 +5,13 @@
  */
 import { readFile } from "node:fs/promises";
 
-import { decodeString, parseArgoDate } from "../argo/decode.ts";
-import type { ParsedFile, SourceFile } from "../argo/schema.ts";
+import { decodeString, parseArgoDate } from "./decode.ts";
+import type { ParsedFile, SourceFile } from "./schema.ts";
 import { ParseError } from "../errors.ts";
-import { readMetaFile } from "./argo-meta.ts";
-import { readProfileFile } from "./argo-profile.ts";
-import { openNetcdf } from "./reader.ts";
-import { asParseError, type NetcdfReader } from "./types.ts";
+import { readMetaFile } from "./meta-file.ts";
+import { readProfileFile } from "./profile-file.ts";
+import { openNetcdf } from "../netcdf/reader.ts";
+import { asParseError, type NetcdfReader } from "../netcdf/types.ts";
 
 /** Options of {@link parseArgoFile}. */
 export interface ParseOptions {

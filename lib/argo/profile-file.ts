@@ -4,7 +4,7 @@
  * once for the whole file (N_PROF x N_LEVELS); profiles then take views (or,
  * when their kept levels are not contiguous, copies) of those arrays.
  */
-import { qualityStatusOf, selectBest } from "../argo/best.ts";
+import { qualityStatusOf, selectBest } from "./best.ts";
 import {
   ARGO_EPOCH_MS,
   decodeDataMode,
@@ -17,8 +17,8 @@ import {
   nullifyMissing,
   numberOrNull,
   parseArgoDate,
-} from "../argo/decode.ts";
-import { depthColumn } from "../argo/depth.ts";
+} from "./decode.ts";
+import { depthColumn } from "./depth.ts";
 import {
   NO_QC,
   ProfileFileHeaderSchema,
@@ -31,10 +31,10 @@ import {
   type ProfileFileType,
   type SourceFile,
   type ValueColumn,
-} from "../argo/schema.ts";
-import { goodValueStats } from "../argo/stats.ts";
+} from "./schema.ts";
+import { goodValueStats } from "./stats.ts";
 import { ParseError } from "../errors.ts";
-import type { NcVariable, NetcdfReader } from "./types.ts";
+import type { NcVariable, NetcdfReader } from "../netcdf/types.ts";
 
 /** JULD's fill when the variable does not declare one. */
 const JULD_FILL = 999999;

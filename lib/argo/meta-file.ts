@@ -1,8 +1,8 @@
 /** Argo meta-data files (`<wmo>_meta.nc`) from a {@link NetcdfReader} into a validated {@link FloatMeta}. */
-import { decodeQc, decodeString, decodeStrings, missingValues, numberOrNull, parseArgoDate } from "../argo/decode.ts";
-import { FloatMetaSchema, type FloatMeta, type SourceFile } from "../argo/schema.ts";
+import { decodeQc, decodeString, decodeStrings, missingValues, numberOrNull, parseArgoDate } from "./decode.ts";
+import { FloatMetaSchema, type FloatMeta, type SourceFile } from "./schema.ts";
 import { ParseError } from "../errors.ts";
-import type { NetcdfReader } from "./types.ts";
+import type { NetcdfReader } from "../netcdf/types.ts";
 
 /**
  * Reads a meta-data file. Only PLATFORM_NUMBER is required; every other field
