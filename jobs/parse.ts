@@ -5,17 +5,18 @@
 import process from "node:process";
 import { OPTION_HELP, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
+import { partitionFileKey, QUARANTINE_PREFIX, rawFloatPrefix } from "../lib/lake/layout.ts";
 
 const usage = `Usage: deno task parse [options]
        npx tsx jobs/parse.ts [options]
 
-Parses the raw NetCDF files that sync landed in the lake (raw/dac=<dac>/wmo=<wmo>/)
+Parses the raw NetCDF files that sync landed in the lake (${rawFloatPrefix("<dac>", "<wmo>")})
 into Hive-partitioned Parquet tables:
-  parquet/measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet  one row per level
-  parquet/profiles/dac=<dac>/year=<yyyy>/<wmo>.parquet      one row per profile
-  parquet/floats/dac=<dac>/<wmo>.parquet                    one row per float
+  ${partitionFileKey("measurements", "<dac>", "<yyyy>", "<wmo>")}  one row per level
+  ${partitionFileKey("profiles", "<dac>", "<yyyy>", "<wmo>")}      one row per profile
+  ${partitionFileKey("floats", "<dac>", null, "<wmo>")}                    one row per float
 Only floats whose raw files changed since their last parse are parsed again.
-A file that fails to parse is recorded under quarantine/ and the float's other
+A file that fails to parse is recorded under ${QUARANTINE_PREFIX} and the float's other
 files still land (see deno task status).
 
 Options:

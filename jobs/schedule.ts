@@ -5,6 +5,7 @@
  */
 import { printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
+import { latestRunKey, lockKey, runKey } from "../lib/lake/layout.ts";
 import { JOB_NAMES, type JobName } from "../lib/schedule/runs.ts";
 import { serveSchedule } from "../lib/schedule/service.ts";
 import { defaultStages } from "../lib/schedule/stages.ts";
@@ -13,7 +14,7 @@ const usage = `Usage: deno task schedule [--once [--job cycle|sync|parse|load|ru
 
 Runs the pipeline on a schedule (UTC), one run at a time, never two at once
 for the same lake and shard (Postgres advisory lock with DATABASE_URL, a lock
-object locks/scheduler.json in the lake otherwise).
+object ${lockKey("scheduler")} in the lake otherwise).
 
   SCHEDULE_CRON    one cron for a whole cycle: sync, then parse, then load
   SYNC_CRON, PARSE_CRON, LOAD_CRON
@@ -28,7 +29,7 @@ object locks/scheduler.json in the lake otherwise).
                    seconds to wait for the run in progress on SIGTERM (30)
   --json           with --once, print the run record as JSON on stdout
 
-Every run is recorded in the lake (runs/<date>/<run_id>.json, runs/latest.json)
+Every run is recorded in the lake (${runKey("<date>", "<run_id>")}, ${latestRunKey("all")})
 and in job_runs when DATABASE_URL is set. Every config variable is also a
 --kebab-case flag.
 `;

@@ -6,17 +6,18 @@ import { isWmo } from "../lib/argo/ids.ts";
 import { OPTION_HELP, type JobContext, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { runSync, type SyncProgress } from "../lib/gdac/sync.ts";
+import { MANIFEST_PREFIX, RAW_PREFIX, rawFloatPrefix, REMOVED_PREFIX, removedKey } from "../lib/lake/layout.ts";
 import { openLake } from "../lib/lake/open.ts";
 
 const usage = `Usage: deno task sync [WMO ...] [options]
        npx tsx jobs/sync.ts [WMO ...] [options]
 
 Brings Argo NetCDF files from a GDAC into the lake's raw zone
-(raw/dac=<dac>/wmo=<wmo>/...), byte for byte, planned from the GDAC index
+(${rawFloatPrefix("<dac>", "<wmo>")}...), byte for byte, planned from the GDAC index
 files and incremental: a file is fetched again only when its index
 date_update is newer than the one recorded in the float's manifest
-(raw/_manifest/), or its raw copy is missing. A file that left the index is
-moved to removed/<run start>/raw/... and marked removed, never deleted; a
+(${MANIFEST_PREFIX}), or its raw copy is missing. A file that left the index is
+moved to ${removedKey("<run start>", RAW_PREFIX)}... and marked removed, never deleted; a
 run that would move more than REMOVAL_MAX_FILES files or REMOVAL_MAX_SHARE of
 those it holds stops before moving any (exit 1) unless --allow-removals.
 
@@ -36,7 +37,7 @@ Options:
   --sync-bbox BOX      floats with a profile in lon_min,lon_max,lat_min,lat_max (SYNC_BBOX)
   --http-concurrency N requests in flight (HTTP_CONCURRENCY, default 8)
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
-  --allow-removals     let this run move more files to removed/ than REMOVAL_MAX_FILES
+  --allow-removals     let this run move more files to ${REMOVED_PREFIX} than REMOVAL_MAX_FILES
                        or REMOVAL_MAX_SHARE allow (ALLOW_REMOVALS=true)
   --json               print the stats as JSON on stdout (logs go to stderr)
 ${OPTION_HELP.dotenv}

@@ -3,10 +3,10 @@
  * partitioning. The Parquet writer (lib/parse), the DuckDB views (lake/views.ts)
  * and the loaders (Postgres aggregates) all read their column lists from here.
  *
- * Layout: `<lake>/parquet/<table>/dac=<dac>/year=<yyyy>/<wmo>.parquet`
- * (floats: `<lake>/parquet/floats/dac=<dac>/<wmo>.parquet`). Partition columns
+ * Layout (keys: lib/lake/layout.ts): one folder per table, Hive partitions
+ * dac and year (floats: dac only), one file per float. Partition columns
  * live in the path only, as Hive, Athena, Spark, Trino and pyarrow expect. A
- * profile without a valid time goes to `year=__HIVE_DEFAULT_PARTITION__`, which
+ * profile without a valid time goes to the HIVE_NULL_PARTITION year, which
  * every Hive reader (DuckDB included, with `hive_types` giving `year` INTEGER)
  * reads as a NULL year while keeping the column an integer.
  */
@@ -39,14 +39,6 @@ export const HIVE_TYPES = { dac: "VARCHAR", year: "INTEGER" } as const;
 /** Hive's name for a NULL partition value: where profiles without a valid time go. */
 export const HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__";
 
-/** Lake key prefix of a table's Parquet files. */
-export const tablePrefix = (table: TableName): string => `parquet/${table}/`;
-
-/** Lake key of one float's file in one partition. */
-export function partitionFileKey(table: TableName, dac: string, year: number | null, wmo: string): string {
-  if (table === "floats") return `${tablePrefix(table)}dac=${dac}/${wmo}.parquet`;
-  return `${tablePrefix(table)}dac=${dac}/year=${year ?? HIVE_NULL_PARTITION}/${wmo}.parquet`;
-}
 
 /** Core parameters: always present as columns in the views, even when no file has them. */
 export const CORE_PARAMETERS = ["pres", "temp", "psal"] as const;

@@ -4,6 +4,7 @@
  * runs them.
  */
 import { readFileSync } from "node:fs";
+import { tableGlob } from "../lib/lake/layout.ts";
 import { CORE_PARAMETERS, HIVE_TYPES, PARTITION_KEYS, standardColumns, type TableName } from "./schema.ts";
 
 const templates = new Map<string, string>();
@@ -45,10 +46,6 @@ export function standardRelationSql(table: TableName): string {
   return `SELECT ${cols.join(", ")} WHERE false`;
 }
 
-/** Glob of a table's Parquet files under a lake root (a local directory or an s3:// URL). */
-export function tableGlob(root: string, table: TableName): string {
-  return `${root.replace(/\/+$/, "")}/parquet/${table}/**/*.parquet`;
-}
 
 /**
  * CREATE VIEW for one table. `hasFiles` false gives the empty typed view

@@ -15,7 +15,8 @@ import type { Config } from "./config.ts";
 import { LakeError } from "./errors.ts";
 import { parseS3Url } from "./s3.ts";
 import { TABLES, type TableName } from "../lake/schema.ts";
-import { modeViewSql, parametersOf, sqlString, tableGlob, tableViewSql } from "../lake/views.ts";
+import { tableGlob } from "./lake/layout.ts";
+import { modeViewSql, parametersOf, sqlString, tableViewSql } from "../lake/views.ts";
 
 /** An open in-memory DuckDB. */
 export interface DuckSession {

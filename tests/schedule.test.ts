@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalLakeStore } from "../lib/lake/local.ts";
-import { lockKey } from "../lib/schedule/lock.ts";
+import { lockKey } from "../lib/lake/layout.ts";
 import { type RunRecord, RunRecordSchema } from "../lib/schedule/runs.ts";
 import { tempDir, type TempDir } from "./support/fixtures.ts";
 import { startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";

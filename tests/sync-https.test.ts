@@ -14,8 +14,8 @@ import { gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { LakeError } from "../lib/errors.ts";
-import { indexKey } from "../lib/gdac/index-cache.ts";
-import { manifestKey, readManifest as readFloatManifest } from "../lib/gdac/manifest.ts";
+import { indexKey, indexMetaKey, manifestKey } from "../lib/lake/layout.ts";
+import { readManifest as readFloatManifest } from "../lib/gdac/manifest.ts";
 import { openGdacSource } from "../lib/gdac/sources.ts";
 import { runSync, type SyncStats } from "../lib/gdac/sync.ts";
 import { checkRawZone } from "../lib/gdac/verify.ts";
@@ -123,7 +123,7 @@ describe("a full sync over HTTPS into a local lake", () => {
     expect(m.files["aoml/13857/13857_prof.nc"].date_update).toBeNull();
     // The index files are cached in the lake with their validators.
     expect(await store.stat(indexKey("ar_index_global_prof.txt"))).not.toBeNull();
-    const sidecar = JSON.parse(new TextDecoder().decode((await store.get(indexKey("ar_index_global_prof.txt") + ".json"))!));
+    const sidecar = JSON.parse(new TextDecoder().decode((await store.get(indexMetaKey("ar_index_global_prof.txt")))!));
     expect(sidecar).toMatchObject({ name: "ar_index_global_prof.txt", source: srv.url });
     expect(sidecar.etag).toMatch(/^".+"$/);
     // Nothing hidden (temporary) is left in the lake.

@@ -34,12 +34,6 @@ export function qcAt(column: Uint8Array, i: number): number | null {
   return flag === undefined || flag === NO_QC ? null : flag;
 }
 
-/** A value from a value column, NaN (fill) becoming null. */
-export function valueAt(column: ArrayLike<number>, i: number): number | null {
-  const v = column[i];
-  return v === undefined || Number.isNaN(v) ? null : v;
-}
-
 /** A data-mode letter, or null when it is blank or not R/A/D. */
 export function decodeDataMode(byte: number | undefined): DataMode | null {
   if (byte === 0x52) return "R";

@@ -67,6 +67,9 @@ const FLOAT_FILE_KIND: Record<FloatFileSuffix, FileKind> = {
   BDtraj: "traj",
 };
 
+/** The grammar in one line, for messages. */
+export const FILE_NAME_GRAMMAR = "profiles/<R|D|BR|BD|SR|SD><wmo>_<ccc[c]>[D].nc or <wmo>_<meta|prof|Sprof>.nc";
+
 /** Parses a name below a float folder (e.g. "profiles/BR6903247_001D.nc", "6903247_meta.nc"); null when it is not an Argo file name. */
 export function parseFileName(rest: string): ArgoFileName | null {
   const p = profileRe.exec(rest);

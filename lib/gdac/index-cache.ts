@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { z } from "zod";
 import { SyncError } from "../errors.ts";
+import { indexKey, indexMetaKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { INDEX_NAMES, type IndexKind } from "./index-file.ts";
@@ -29,9 +30,6 @@ export const IndexCacheMetaSchema = z.object({
   floats: z.number().int().nonnegative().optional(),
 });
 export type IndexCacheMeta = z.infer<typeof IndexCacheMetaSchema>;
-
-/** Lake key of a cached index file. */
-export const indexKey = (name: string): string => `raw/_index/${name}`;
 
 /** One index file's bytes, as fetched or from the cache. */
 export interface IndexCopy {
@@ -108,9 +106,9 @@ export async function keepIndex(store: LakeStore, source: GdacSource, copy: Inde
     rows: counts.rows,
     floats: counts.floats,
   };
-  await store.put(indexKey(copy.name) + ".json", new TextEncoder().encode(JSON.stringify(sidecar, null, 1)));
+  await store.put(indexMetaKey(copy.name), new TextEncoder().encode(JSON.stringify(sidecar, null, 1)));
   // One cached copy per index: the other form, if the server switched, would be judged against stale counts.
-  if (await store.get(indexKey(other) + ".json")) await store.delete(indexKey(other) + ".json");
+  if (await store.get(indexMetaKey(other))) await store.delete(indexMetaKey(other));
 }
 
 /** The lake's cached copy of an index (either form), checked against its sidecar; null when there is none that checks. */
@@ -129,7 +127,7 @@ export async function cachedIndex(store: LakeStore, kind: IndexKind, log: Logger
 }
 
 async function readMeta(store: LakeStore, name: string, log: Logger): Promise<IndexCacheMeta | null> {
-  const bytes = await store.get(indexKey(name) + ".json");
+  const bytes = await store.get(indexMetaKey(name));
   if (!bytes) return null;
   const parsed = IndexCacheMetaSchema.safeParse(safeJson(bytes));
   if (!parsed.success) log.warn("index cache sidecar unreadable: ignoring it", { index: name });

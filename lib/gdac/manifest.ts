@@ -4,13 +4,14 @@
  * what changed since the last parse.
  */
 import { z } from "zod";
+import { manifestKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 
 /** One landed (or removed) raw file. */
 export const ManifestEntrySchema = z.object({
   /** GDAC path relative to `dac/`, e.g. "aoml/13857/profiles/R13857_001.nc". */
   path: z.string(),
-  /** Where its bytes are in the lake, e.g. "raw/dac=aoml/wmo=13857/profiles/R13857_001.nc". */
+  /** Where its bytes are in the lake (lib/lake/layout.ts rawFileKey). */
   key: z.string(),
   /** The index date_update (YYYYMMDDHHMISS, UTC) it was fetched for; null for files without an index row. */
   date_update: z.string().nullable(),
@@ -33,12 +34,6 @@ export const FloatManifestSchema = z.object({
 });
 export type FloatManifest = z.infer<typeof FloatManifestSchema>;
 
-/** Lake key of a float's manifest. */
-export const manifestKey = (dac: string, wmo: string): string => `raw/_manifest/dac=${dac}/wmo=${wmo}.json`;
-
-/** Lake key prefix of a float's raw files. */
-export const rawFloatPrefix = (dac: string, wmo: string): string => `raw/dac=${dac}/wmo=${wmo}/`;
-
 /** Reads a float's manifest; null when the float was never synced. */
 export async function readManifest(store: LakeStore, dac: string, wmo: string): Promise<FloatManifest | null> {
   const bytes = await store.get(manifestKey(dac, wmo));
@@ -49,13 +44,3 @@ export async function readManifest(store: LakeStore, dac: string, wmo: string): 
 export async function writeManifest(store: LakeStore, manifest: FloatManifest): Promise<void> {
   await store.put(manifestKey(manifest.dac, manifest.wmo), new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
 }
-
-/** Lake key of a raw file: `raw/dac=<dac>/wmo=<wmo>/<path below the float folder>`. */
-export const rawFileKey = (dac: string, wmo: string, rest: string): string => rawFloatPrefix(dac, wmo) + rest;
-
-/**
- * Where sync moves a raw file that left the GDAC index: `removed/<stamp>/<its raw key>`,
- * outside `raw/` so globs over the raw zone never see it. `stamp` is the run's
- * start, e.g. 20250107T101500Z.
- */
-export const removedKey = (stamp: string, key: string): string => `removed/${stamp}/${key}`;

@@ -11,7 +11,7 @@
  * Nothing else (no "..", no "%", no absolute path) can match.
  */
 import { type Dac, isDac } from "../argo/ids.ts";
-import { type FileKind, parseFileName } from "../argo/filename.ts";
+import { FILE_NAME_GRAMMAR, type FileKind, parseFileName } from "../argo/filename.ts";
 import { SyncError } from "../errors.ts";
 
 /** What a valid path is made of. */
@@ -59,5 +59,5 @@ export function whyBadPath(path: string): string {
   const [dac, wmo] = path.split("/");
   if (!isDac(dac ?? "")) return `unknown DAC ${JSON.stringify((dac ?? "").slice(0, 40))}`;
   if (!/^(\d{5}|\d{7})$/.test(wmo ?? "")) return `malformed WMO ${JSON.stringify((wmo ?? "").slice(0, 40))} (expected 5 or 7 digits)`;
-  return "file name does not match <prefix><wmo>_<cycle>.nc or <wmo>_meta.nc for that float";
+  return `file name does not match ${FILE_NAME_GRAMMAR} for that float`;
 }

@@ -31,15 +31,8 @@ import type { Logger } from "../log.ts";
 import { cachedIndex, fetchIndex, type IndexCopy, indexChunks, keepIndex } from "./index-cache.ts";
 import { coverageProblem, dataRows, indexProblem } from "./index-check.ts";
 import { type IndexKind, type IndexReadResult, readIndex } from "./index-file.ts";
-import {
-  type FloatManifest,
-  type ManifestEntry,
-  rawFileKey,
-  rawFloatPrefix,
-  readManifest,
-  removedKey,
-  writeManifest,
-} from "./manifest.ts";
+import { rawFileKey, rawFloatPrefix, REMOVED_PREFIX, removedKey } from "../lake/layout.ts";
+import { type FloatManifest, type ManifestEntry, readManifest, writeManifest } from "./manifest.ts";
 import { checkGdacPath, fileKindOf } from "./paths.ts";
 import { type FloatPlan, type Plan, plannedFiles, Planner, selectionFromConfig } from "./plan.ts";
 import type { GdacSource } from "./source.ts";
@@ -556,7 +549,7 @@ class SyncRun {
         file: null,
         stage: "remove",
         message: `removal guard: expected at most REMOVAL_MAX_FILES=${maxFiles} files or REMOVAL_MAX_SHARE=${maxShare} of the ${this.heldFiles} held to leave the index, ` +
-          `found ${n} (${floats.length} floats: ${floats.slice(0, 10).join(", ")}${floats.length > 10 ? ", ..." : ""}): none moved to removed/; ` +
+          `found ${n} (${floats.length} floats: ${floats.slice(0, 10).join(", ")}${floats.length > 10 ? ", ..." : ""}): none moved to ${REMOVED_PREFIX}; ` +
           `check the GDAC index, then run again with --allow-removals (ALLOW_REMOVALS=true)`,
       });
       return;

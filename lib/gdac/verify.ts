@@ -5,6 +5,7 @@
  * crash, by tests, and by anyone who doubts the lake.
  */
 import { createHash } from "node:crypto";
+import { MANIFEST_PREFIX, RAW_DATA_PREFIX } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { FloatManifestSchema } from "./manifest.ts";
 
@@ -22,8 +23,8 @@ export async function checkRawZone(store: LakeStore, opts: { hashes?: boolean } 
   const recorded = new Set<string>();
   let floats = 0;
   let files = 0;
-  const raw = new Map((await store.list("raw/dac=")).map((o) => [o.key, o]));
-  for (const m of await store.list("raw/_manifest/")) {
+  const raw = new Map((await store.list(RAW_DATA_PREFIX)).map((o) => [o.key, o]));
+  for (const m of await store.list(MANIFEST_PREFIX)) {
     const bytes = await store.get(m.key);
     const parsed = bytes ? FloatManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes))) : null;
     if (!parsed?.success) {

@@ -18,6 +18,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { LakeError } from "../errors.ts";
+import { PARQUET_PREFIX, parseTableFileKey } from "./layout.ts";
 import type { LakeObject, LakeStore } from "./store.ts";
 
 /** What a cache sync did. */
@@ -66,8 +67,7 @@ export interface CacheSyncOptions {
 }
 
 /** Whether a cached path is a table file a sync manages (not a temporary file, not parse state). */
-const isTableKey = (key: string): boolean =>
-  key.endsWith(".parquet") && !key.startsWith("parquet/_state/") && !key.split("/").some((s) => s.startsWith("."));
+const isTableKey = (key: string): boolean => parseTableFileKey(key) !== null;
 
 /**
  * Brings `<cacheDir>/parquet/` up to date with the lake's `parquet/` tables
@@ -78,7 +78,7 @@ export async function syncParquetCache(store: LakeStore, cacheDir: string, opts:
   const stats: CacheSyncStats = { root: cacheDir, downloaded: 0, removed: 0, kept: 0, bytes_downloaded: 0 };
   const keep = (key: string) => isTableKey(key) && (!opts.keep || opts.keep(key));
   const listedAt = Date.now();
-  const remote = (await store.list("parquet/")).filter((o) => keep(o.key));
+  const remote = (await store.list(PARQUET_PREFIX)).filter((o) => keep(o.key));
   const wanted = new Set(remote.map((o) => o.key));
   for (const o of remote) {
     const path = join(cacheDir, ...o.key.split("/"));

@@ -11,9 +11,7 @@
  * Output is deterministic: one DuckDB thread per writer, rows in the order
  * given, no timestamp in the footer, so the same table gives the same bytes.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { stat } from "node:fs/promises";
 import duckdb from "@duckdb/node-bindings";
 import {
   DOUBLE,
@@ -31,9 +29,7 @@ import {
   VARCHAR,
 } from "@duckdb/node-api";
 import type { Config } from "../config.ts";
-import { LakeError } from "../errors.ts";
 import { type Column, type ColumnTable, NULL_I16, NULL_I32, NULL_I8 } from "./columns.ts";
-import type { LakeStore } from "./store.ts";
 import { sqlString } from "../../lake/views.ts";
 
 /** Parquet compression codec, as configured by ARROW_COMPRESSION. */
@@ -93,7 +89,6 @@ function outputExpression(col: Column, c: string): string {
 
 /** Writes Parquet files; one DuckDB instance (one thread) per writer, one file at a time. */
 export class ParquetWriter {
-  private seq = 0;
   /** The table the stage function is serving, while a COPY runs. */
   private current: ColumnTable | null = null;
   /** Writes queue here: the stage function serves one table at a time. */
@@ -102,7 +97,6 @@ export class ParquetWriter {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
-    private readonly tmpDir: string,
   ) {
     conn.registerTableFunction(DuckDBTableFunction.create({
       name: "argo_lake_stage",
@@ -121,8 +115,7 @@ export class ParquetWriter {
   static async open(): Promise<ParquetWriter> {
     const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
     const conn = await instance.connect();
-    const dir = await mkdtemp(join(tmpdir(), "argo-lake-parquet-"));
-    return new ParquetWriter(instance, conn, dir);
+    return new ParquetWriter(instance, conn);
   }
 
   /** Fills DuckDB's output chunk with the next vector-sized slice of every column. */
@@ -174,28 +167,9 @@ export class ParquetWriter {
     return (await stat(path)).size;
   }
 
-  /**
-   * Writes `table` to the lake at `key`, whole and atomically (a local
-   * temporary file, then the store's atomic put). Returns the size in bytes.
-   */
-  async writeToStore(store: LakeStore, key: string, table: ColumnTable, compression: Compression): Promise<number> {
-    const path = join(this.tmpDir, `${++this.seq}.parquet`);
-    try {
-      const size = await this.writeFile(table, path, compression);
-      await store.putFile(key, path);
-      return size;
-    } catch (err) {
-      if (err instanceof LakeError) throw err;
-      throw new LakeError(`cannot write ${key}: ${(err as Error).message}`, { file: key }, { cause: err });
-    } finally {
-      await rm(path, { force: true });
-    }
-  }
-
-  /** Closes DuckDB and removes the temporary folder. */
+  /** Closes DuckDB. */
   async close(): Promise<void> {
     this.conn.closeSync();
     this.instance.closeSync();
-    await rm(this.tmpDir, { recursive: true, force: true });
   }
 }

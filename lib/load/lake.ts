@@ -11,7 +11,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DuckDBConnection, listValue, LIST, VARCHAR } from "@duckdb/node-api";
 import { isWmo } from "../argo/ids.ts";
-import { TABLES, type TableName, tablePrefix } from "../../lake/schema.ts";
+import { TABLES, type TableName } from "../../lake/schema.ts";
+import { parseTableFileKey, tablePrefix } from "../lake/layout.ts";
 import { hiveTypesSql, sqlString, standardRelationSql } from "../../lake/views.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { LakeError, LoadError } from "../errors.ts";
@@ -34,12 +35,6 @@ async function rows(con: DuckDBConnection, name: string): Promise<Record<string,
   }
 }
 
-/** The float (and its DAC) a table file `.../dac=<dac>/.../<wmo>.parquet` belongs to; null for any other key. */
-export function tableFileFloat(key: string): { dac: string; wmo: string } | null {
-  const m = /\/dac=([a-z]+)\/(?:.*\/)?([0-9]+)\.parquet$/.exec(key);
-  return m && isWmo(m[2]) ? { dac: m[1], wmo: m[2] } : null;
-}
-
 /** The lake's Parquet files, per table and float (local paths DuckDB reads in place), and each float's DAC. */
 export interface LakeFiles {
   tables: Record<TableName, Map<string, string[]>>;
@@ -48,8 +43,8 @@ export interface LakeFiles {
 
 /**
  * Lists the Parquet files of a local lake (`root` is its directory), by
- * table and float. Keys that are not `.../dac=<dac>/.../<wmo>.parquet` are
- * not lake table files and are left out.
+ * table and float. Keys that are not table files (lib/lake/layout.ts
+ * parseTableFileKey) are left out.
  */
 export async function listLakeFiles(store: LakeStore, root: string): Promise<LakeFiles> {
   const tables = {} as LakeFiles["tables"];
@@ -57,7 +52,7 @@ export async function listLakeFiles(store: LakeStore, root: string): Promise<Lak
   for (const table of TABLES) {
     const byFloat = new Map<string, string[]>();
     for (const o of await store.list(tablePrefix(table))) {
-      const f = tableFileFloat(o.key);
+      const f = parseTableFileKey(o.key);
       if (!f) continue;
       dac.set(f.wmo, f.dac);
       let list = byFloat.get(f.wmo);

@@ -4,10 +4,10 @@
  * lib/lake/cache.ts keeps up to date (only changed objects are downloaded).
  */
 import { defaultCacheDir, syncParquetCache } from "../lake/cache.ts";
+import { parseTableFileKey } from "../lake/layout.ts";
 import { LocalLakeStore } from "../lake/local.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
-import { tableFileFloat } from "./lake.ts";
 
 /** A local directory with the lake's `parquet/` tree, and a store over it to list files. */
 export interface LocalLake {
@@ -24,7 +24,7 @@ export async function localLakeFor(store: LakeStore, log: Logger, keep?: (wmo: s
   if (store.localRoot) return { root: store.localRoot, store };
   const cache = await syncParquetCache(store, defaultCacheDir(store), {
     keep: keep && ((key) => {
-      const f = tableFileFloat(key);
+      const f = parseTableFileKey(key);
       return f !== null && keep(f.wmo);
     }),
   });

@@ -10,7 +10,8 @@ import type { FloatMeta, ParsedProfileFile } from "../argo/schema.ts";
 import { ParseError } from "../errors.ts";
 import { type Compression, type ParquetWriter } from "../lake/parquet.ts";
 import { parseArgoFile } from "../argo/file.ts";
-import { partitionFileKey, type TableName } from "../../lake/schema.ts";
+import type { TableName } from "../../lake/schema.ts";
+import { partitionFileKey } from "../lake/layout.ts";
 import { buildFloatTables, type CycleProfiles, type FloatInput, type FloatTables } from "./tables.ts";
 
 /** One raw file of a float: its path below the float folder and its bytes. */

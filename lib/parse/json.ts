@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { baseName } from "../argo/filename.ts";
+import { rawFileKey } from "../lake/layout.ts";
 import { parseFloatFiles, roleOf } from "./float.ts";
 import { discoverFloats } from "./run.ts";
 
@@ -26,7 +27,7 @@ export async function* profileDataOf(
     if (wanted && !wanted.has(ref.wmo)) continue;
     const files = [];
     for (const rest of [...ref.raw.keys()].filter((r) => roleOf(r, ref.wmo) !== "other").sort()) {
-      const bytes = await store.get(`raw/dac=${ref.dac}/wmo=${ref.wmo}/${rest}`);
+      const bytes = await store.get(rawFileKey(ref.dac, ref.wmo, rest));
       if (bytes) files.push({ rest, bytes });
     }
     const { input, failures } = await parseFloatFiles({ dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT });

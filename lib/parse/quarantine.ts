@@ -5,6 +5,7 @@
  * parse of that file, or its removal from the raw zone, clears the record.
  */
 import { z } from "zod";
+import { QUARANTINE_PREFIX, quarantineDacPrefix, quarantineFileName, quarantineFloatPrefix, quarantineKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 
 /** One quarantined raw file. */
@@ -26,15 +27,6 @@ export const QuarantineRecordSchema = z.object({
 });
 export type QuarantineRecord = z.infer<typeof QuarantineRecordSchema>;
 
-/** Prefix of every quarantine record. */
-export const QUARANTINE_PREFIX = "quarantine/";
-
-/** Prefix of one float's records. */
-export const quarantineFloatPrefix = (dac: string, wmo: string): string => `${QUARANTINE_PREFIX}dac=${dac}/wmo=${wmo}/`;
-
-/** Lake key of the record of one raw file (named by its file name). */
-export const quarantineKey = (dac: string, wmo: string, fileName: string): string => `${quarantineFloatPrefix(dac, wmo)}${fileName}.json`;
-
 /** Writes a record whole. */
 export async function putQuarantine(store: LakeStore, record: QuarantineRecord, fileName: string): Promise<void> {
   const key = quarantineKey(record.dac, record.float_id, fileName);
@@ -45,8 +37,8 @@ export async function putQuarantine(store: LakeStore, record: QuarantineRecord, 
 export async function clearQuarantine(store: LakeStore, dac: string, wmo: string, keep: ReadonlySet<string>): Promise<number> {
   let removed = 0;
   for (const o of await store.list(quarantineFloatPrefix(dac, wmo))) {
-    const name = o.key.slice(o.key.lastIndexOf("/") + 1).replace(/\.json$/, "");
-    if (keep.has(name)) continue;
+    const name = quarantineFileName(o.key);
+    if (name !== null && keep.has(name)) continue;
     await store.delete(o.key);
     removed++;
   }
@@ -56,8 +48,8 @@ export async function clearQuarantine(store: LakeStore, dac: string, wmo: string
 /** Every quarantine record (or one DAC's), sorted by key; an object that is not a valid record is skipped. */
 export async function listQuarantine(store: LakeStore, dac?: string): Promise<QuarantineRecord[]> {
   const out: QuarantineRecord[] = [];
-  for (const o of await store.list(dac ? `${QUARANTINE_PREFIX}dac=${dac}/` : QUARANTINE_PREFIX)) {
-    if (!o.key.endsWith(".json")) continue;
+  for (const o of await store.list(dac ? quarantineDacPrefix(dac) : QUARANTINE_PREFIX)) {
+    if (quarantineFileName(o.key) === null) continue;
     const bytes = await store.get(o.key);
     if (!bytes) continue;
     const parsed = QuarantineRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));

@@ -24,12 +24,13 @@ import { readManifest } from "../gdac/manifest.ts";
 import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { runtimeName } from "../runtime.ts";
-import { SCHEMA_VERSION, TABLES, tablePrefix } from "../../lake/schema.ts";
+import { SCHEMA_VERSION, TABLES } from "../../lake/schema.ts";
+import { parseRawKey, parseStateKey, parseTableFileKey, RAW_DATA_PREFIX, rawDacPrefix, rawFileKey, STATE_PREFIX, stateDacPrefix, stateKey, tableDacPrefix } from "../lake/layout.ts";
 import { baseName } from "../argo/filename.ts";
 import { type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
 import { startRunner } from "./pool.ts";
 import { clearQuarantine, putQuarantine } from "./quarantine.ts";
-import { type ParsedInput, type ParseState, readState, sameInputs, STATE_PREFIX, stateKey, parseStateKey, writeState } from "./state.ts";
+import { type ParsedInput, type ParseState, readState, sameInputs, writeState } from "./state.ts";
 
 /** One float that failed as a whole (lake I/O, a crashed worker). */
 export const ParseErrorDetailSchema = z.object({
@@ -88,8 +89,6 @@ export interface FloatRef {
   raw: Map<string, LakeObject>;
 }
 
-const rawKeyRe = /^raw\/dac=([a-z]+)\/wmo=(\d{5}|\d{7})\/(.+)$/;
-
 /** Floats with raw files or a parse state, within the DACs asked for (all when empty), sorted by WMO. */
 export async function discoverFloats(store: LakeStore, dacs: readonly string[]): Promise<FloatRef[]> {
   const floats = new Map<string, FloatRef>();
@@ -99,13 +98,13 @@ export async function discoverFloats(store: LakeStore, dacs: readonly string[]):
     if (!f) floats.set(k, f = { dac, wmo, raw: new Map() });
     return f;
   };
-  for (const prefix of dacs.length ? dacs.map((d) => `raw/dac=${d}/`) : ["raw/dac="]) {
+  for (const prefix of dacs.length ? dacs.map(rawDacPrefix) : [RAW_DATA_PREFIX]) {
     for (const o of await store.list(prefix)) {
-      const m = rawKeyRe.exec(o.key);
-      if (m) ref(m[1]!, m[2]!).raw.set(m[3]!, o);
+      const r = parseRawKey(o.key);
+      if (r) ref(r.dac, r.wmo).raw.set(r.rest, o);
     }
   }
-  for (const prefix of dacs.length ? dacs.map((d) => `${STATE_PREFIX}dac=${d}/`) : [STATE_PREFIX]) {
+  for (const prefix of dacs.length ? dacs.map(stateDacPrefix) : [STATE_PREFIX]) {
     for (const o of await store.list(prefix)) {
       const s = parseStateKey(o.key);
       if (s) ref(s.dac, s.wmo);
@@ -133,8 +132,8 @@ async function knownFingerprints(store: LakeStore, f: FloatRef, inputs: string[]
   const manifest = await readManifest(store, f.dac, f.wmo).catch(() => null);
   const byRest = new Map<string, { sha256: string; size: number }>();
   for (const e of Object.values(manifest?.files ?? {})) {
-    const m = rawKeyRe.exec(e.key);
-    if (m && e.status === "present") byRest.set(m[3]!, e);
+    const r = parseRawKey(e.key);
+    if (r && e.status === "present") byRest.set(r.rest, e);
   }
   const out = new Map<string, string | null>();
   for (const rest of inputs) {
@@ -249,7 +248,7 @@ async function parseOne(
   const files: FloatJob["files"] = [];
   const parsedInputs: Record<string, ParsedInput> = {};
   let bytesIn = 0;
-  const read = await mapLimit(inputs, config.HTTP_CONCURRENCY, (rest) => store.get(`raw/dac=${ref.dac}/wmo=${ref.wmo}/${rest}`));
+  const read = await mapLimit(inputs, config.HTTP_CONCURRENCY, (rest) => store.get(rawFileKey(ref.dac, ref.wmo, rest)));
   inputs.forEach((rest, i) => {
     const bytes = read[i];
     if (!bytes) return; // removed since listing: it is simply not an input any more
@@ -279,7 +278,7 @@ async function parseOne(
   for (const f of outcome.failures) {
     const input = parsedInputs[f.rest]!;
     await putQuarantine(store, {
-      file: `raw/dac=${ref.dac}/wmo=${ref.wmo}/${f.rest}`,
+      file: rawFileKey(ref.dac, ref.wmo, f.rest),
       dac: ref.dac,
       float_id: ref.wmo,
       reason: f.reason,
@@ -336,8 +335,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 async function listFloatOutputs(store: LakeStore, ref: FloatRef): Promise<string[]> {
   const keys: string[] = [];
   for (const table of TABLES) {
-    for (const o of await store.list(`${tablePrefix(table)}dac=${ref.dac}/`)) {
-      if (o.key.endsWith(`/${ref.wmo}.parquet`)) keys.push(o.key);
+    for (const o of await store.list(tableDacPrefix(table, ref.dac))) {
+      if (parseTableFileKey(o.key)?.wmo === ref.wmo) keys.push(o.key);
     }
   }
   return keys;

@@ -5,6 +5,7 @@
  * float's files from partitions it no longer has.
  */
 import { z } from "zod";
+import { stateKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 
 /** One raw input file as it was parsed. */
@@ -36,18 +37,6 @@ export const ParseStateSchema = z.object({
   run_id: z.string().nullable(),
 });
 export type ParseState = z.infer<typeof ParseStateSchema>;
-
-/** Prefix of every state object. */
-export const STATE_PREFIX = "parquet/_state/";
-
-/** Lake key of a float's parse state. */
-export const stateKey = (dac: string, wmo: string): string => `${STATE_PREFIX}dac=${dac}/wmo=${wmo}.json`;
-
-/** (dac, wmo) of a state key, or null for another key. */
-export function parseStateKey(key: string): { dac: string; wmo: string } | null {
-  const m = /^parquet\/_state\/dac=([a-z]+)\/wmo=(\d{5}|\d{7})\.json$/.exec(key);
-  return m ? { dac: m[1]!, wmo: m[2]! } : null;
-}
 
 /** A float's parse state, or null when it was never parsed (or the object is unreadable: parse again). */
 export async function readState(store: LakeStore, dac: string, wmo: string): Promise<ParseState | null> {

@@ -4,7 +4,8 @@
  */
 import type { LakeStore } from "../lake/store.ts";
 import { listQuarantine, type QuarantineRecord } from "./quarantine.ts";
-import { type ParseState, ParseStateSchema, parseStateKey, STATE_PREFIX } from "./state.ts";
+import { parseStateKey, STATE_PREFIX, stateDacPrefix } from "../lake/layout.ts";
+import { type ParseState, ParseStateSchema } from "./state.ts";
 
 /** The parse part of the lake's status. */
 export interface ParseStatus {
@@ -16,7 +17,7 @@ export interface ParseStatus {
 /** Reads every parse state (or one DAC's) and every quarantine record. */
 export async function parseStatus(store: LakeStore, opts: { dac?: string } = {}): Promise<ParseStatus> {
   const floats: ParseStatus["floats"] = [];
-  for (const o of await store.list(opts.dac ? `${STATE_PREFIX}dac=${opts.dac}/` : STATE_PREFIX)) {
+  for (const o of await store.list(opts.dac ? stateDacPrefix(opts.dac) : STATE_PREFIX)) {
     if (!parseStateKey(o.key)) continue;
     const bytes = await store.get(o.key);
     const s = bytes ? ParseStateSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes))) : null;

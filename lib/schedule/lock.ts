@@ -17,6 +17,7 @@ import pg from "pg";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { describeDatabase, pgMessage } from "../db/postgres.ts";
+import { lockKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 
@@ -31,9 +32,6 @@ export interface RunLock {
   /** Gives the lock back; safe to call when not held. */
   release(): Promise<void>;
 }
-
-/** Lake key of a lock object. */
-export const lockKey = (name: string): string => `locks/${name}.json`;
 
 /** The lock object's content. */
 export const LockFileSchema = z.object({

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type JobRun, recordJobRunAt } from "../db/postgres.ts";
+import { latestRunKey, parseRunKey, RUNS_PREFIX, runKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 
@@ -71,13 +72,6 @@ export function newRunId(now: Date = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, "")}-${randomBytes(4).toString("hex")}`;
 }
 
-/** Lake key of a run's record. */
-export const runKey = (record: Pick<RunRecord, "run_id" | "started_at">): string =>
-  `runs/${record.started_at.slice(0, 10)}/${record.run_id}.json`;
-
-/** Lake key of the latest run of a scope. */
-export const latestRunKey = (scope: string): string => (scope === "all" ? "runs/latest.json" : `runs/latest-${scope}.json`);
-
 /** The job_runs row for a record: its status vocabulary has no "aborted", so that is a failure whose error says so. */
 export function toJobRun(record: RunRecord): JobRun {
   return {
@@ -100,7 +94,7 @@ export function toJobRun(record: RunRecord): JobRun {
 export async function saveRunRecord(store: LakeStore, databaseUrl: string | undefined, record: RunRecord, log: Logger): Promise<void> {
   const body = new TextEncoder().encode(JSON.stringify(record, null, 1));
   try {
-    await store.put(runKey(record), body);
+    await store.put(runKey(record.started_at, record.run_id), body);
     await store.put(latestRunKey(record.scope), body);
   } catch (err) {
     log.error("cannot write the run record to the lake", { error: (err as Error).message });
@@ -138,10 +132,11 @@ export async function readRunRecord(store: LakeStore, key: string): Promise<RunR
 
 /** The newest `limit` run records in the lake, newest first (keys sort by start time). */
 export async function listRunRecords(store: LakeStore, limit: number): Promise<RunRecord[]> {
-  const keys = (await store.list("runs/"))
-    .map((o) => o.key)
-    .filter((k) => /^runs\/\d{4}-\d{2}-\d{2}\/[^/]+\.json$/.test(k))
-    .sort((a, b) => (a.split("/")[2] < b.split("/")[2] ? 1 : -1))
+  const keys = (await store.list(RUNS_PREFIX))
+    .map((o) => ({ key: o.key, run: parseRunKey(o.key) }))
+    .filter((k) => k.run !== null)
+    .sort((a, b) => (a.run!.runId < b.run!.runId ? 1 : -1))
+    .map((k) => k.key)
     .slice(0, limit);
   const out: RunRecord[] = [];
   for (const k of keys) {

@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import { connectPostgres, pgMessage } from "../db/postgres.ts";
 import { FloatManifestSchema } from "../gdac/manifest.ts";
+import { MANIFEST_PREFIX, parseManifestKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { listRunRecords, type RunRecord } from "./runs.ts";
 
@@ -58,14 +59,14 @@ export async function scheduleStatus(config: Config, store: LakeStore, opts: { r
 
 /** Newest date_update and fetch time per DAC, from the manifests under raw/_manifest/. */
 export async function lakeFreshness(store: LakeStore, concurrency = 16): Promise<{ dacs: DacFreshness[]; unreadable: string[] }> {
-  const keys = (await store.list("raw/_manifest/")).map((o) => o.key).filter((k) => /^raw\/_manifest\/dac=[^/]+\/wmo=[^/]+\.json$/.test(k));
+  const keys = (await store.list(MANIFEST_PREFIX)).map((o) => o.key).filter((k) => parseManifestKey(k) !== null);
   const byDac = new Map<string, DacFreshness>();
   const unreadable: string[] = [];
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
       const key = keys[next++];
-      const dac = /dac=([^/]+)\//.exec(key)![1];
+      const dac = parseManifestKey(key)!.dac;
       const d = byDac.get(dac) ?? { dac, floats: 0, newest_date_update: null, newest_fetched_at: null };
       byDac.set(dac, d);
       try {
