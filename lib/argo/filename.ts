@@ -21,11 +21,8 @@ export const PROFILES_DIR = "profiles/";
 /** Cycle numbers are written with 3 digits, 4 above 999. */
 export const CYCLE_WIDTHS = [3, 4] as const;
 
-/** True when a cycle key ("001", "1000D") has the width the GDAC writes: 3 digits below cycle 1000, 4 from 1000. */
-export function cycleWidthOk(cycleKey: string): boolean {
-  const digits = cycleKey.endsWith(DESCENDING_MARK) ? cycleKey.slice(0, -1) : cycleKey;
-  return (digits.length === 4) === (Number(digits) >= 1000);
-}
+/** True when a cycle's digits ("001", "1000") have the width the GDAC writes: 3 digits below cycle 1000, 4 from 1000. */
+export const cycleWidthOk = (digits: string): boolean => (digits.length === 4) === (Number(digits) >= 1000);
 
 /** The mark before `.nc` of a descending profile. */
 export const DESCENDING_MARK = "D";
@@ -49,6 +46,8 @@ export interface ArgoFileName {
   prefix: ProfilePrefix | null;
   mode: "R" | "D" | null;
   cycle: number | null;
+  /** The cycle's digits as written ("001", "1000"). */
+  cycleDigits: string | null;
   cycleKey: string | null;
   descending: boolean;
 }
@@ -81,13 +80,14 @@ export function parseFileName(rest: string): ArgoFileName | null {
       prefix: `${lead}${mode}` as ProfilePrefix,
       mode: mode as "R" | "D",
       cycle: parseInt(digits!, 10),
+      cycleDigits: digits!,
       cycleKey: digits! + desc!,
       descending: desc === DESCENDING_MARK,
     };
   }
   const f = floatFileRe.exec(rest);
   if (!f) return null;
-  return { kind: FLOAT_FILE_KIND[f[2] as FloatFileSuffix], wmo: f[1]!, prefix: null, mode: null, cycle: null, cycleKey: null, descending: false };
+  return { kind: FLOAT_FILE_KIND[f[2] as FloatFileSuffix], wmo: f[1]!, prefix: null, mode: null, cycle: null, cycleDigits: null, cycleKey: null, descending: false };
 }
 
 /** The name of a single-cycle file, e.g. profileFileName("BR", "6903247", 1, 3, true) = "profiles/BR6903247_001D.nc". */

@@ -579,8 +579,8 @@ export class IndexReader<H> {
     const parsed = parseGdacPath(path);
     if (!parsed || fileKindOf(parsed.rest) !== this.kind) return `refused file path: ${whyBadPath(path)}`;
     const name = parseFileName(parsed.rest)!;
-    if (name.cycleKey !== null && !cycleWidthOk(name.cycleKey)) {
-      return `cycle number ${name.cycle} in ${baseName(parsed.rest)} is not written as the GDAC writes it (3 digits below 1000, 4 from 1000)`;
+    if (name.cycleDigits !== null && !cycleWidthOk(name.cycleDigits)) {
+      return `cycle number ${name.cycleDigits} in ${baseName(parsed.rest)} is not written as the GDAC writes it (3 digits below 1000, 4 from 1000)`;
     }
     for (let k = 1; k < names.length; k++) {
       const v = cells[k], name = names[k];
