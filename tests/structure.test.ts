@@ -66,7 +66,8 @@ function imports(file: string, text: string): string[] {
 }
 
 const LAKE_KEY = /(^|[^A-Za-z0-9_.-])(raw|parquet|runs|locks|quarantine|removed)\/|_manifest\/|_index\/|_state\/|(^|[^A-Za-z0-9_])(dac|wmo|year)=/;
-const ARGO_NAME = /_(meta|prof|Sprof|tech|[RD]traj)\.nc|(^|[^A-Za-z0-9_])profiles\/|\bBR\b.*\bBD\b|\[BS\]\?|\(R\|D\|BR/;
+// "profiles/" followed by a file prefix, a substitution or a pattern (an HTTP route's /profiles/{cycle} is not a file name).
+const ARGO_NAME = /_(meta|prof|Sprof|tech|[RD]traj)\.nc|profiles\/([BS]?[RD][0-9<$]|\$\{|\(|\[|\*)|\bBR\b.*\bBD\b|\[BS\]\?|\(R\|D\|BR/;
 
 /** The grammar, and the layout's README block (which shows the names below a float folder). */
 const ARGO_NAME_OWNERS = ["lib/argo/filename.ts", "lib/lake/layout.ts"];

@@ -46,6 +46,9 @@ export const ProfileRowSchema = z.object({
 });
 export type ProfileRow = z.infer<typeof ProfileRowSchema>;
 
+/** The profile table's columns in load order. */
+export const profileColumns = Object.keys(ProfileRowSchema.shape) as (keyof ProfileRow)[];
+
 /** One float: its meta fields (JSON text, as the lake has them) and a summary of its profiles. */
 export const FloatRowSchema = z.object({
   float_id: z.string(),

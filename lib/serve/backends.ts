@@ -11,6 +11,7 @@ import type { Config } from "../config.ts";
 import { float32ToShortest } from "../argo/decode.ts";
 import { createLakeViews, openDuckDB } from "../duckdb.ts";
 import { syncParquetCache, defaultCacheDir } from "../lake/cache.ts";
+import { tablePrefix } from "../lake/layout.ts";
 import { openLake } from "../lake/open.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { pgMessage } from "../db/postgres.ts";
@@ -158,7 +159,7 @@ export class LakeReader implements LakeQuery {
 
   /** Whether the lake can be listed (for /healthz). */
   async reachable(): Promise<void> {
-    await this.store.list("parquet/floats/");
+    await this.store.list(tablePrefix("floats"));
   }
 
   async close(): Promise<void> {
