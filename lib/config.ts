@@ -155,6 +155,8 @@ export const ConfigSchema = z.object({
   REMOVAL_MAX_SHARE: number("a share between 0 and 1", 0).refine((v) => v <= 1, { error: "expected a share between 0 and 1" }).default(0.1),
   /** Lets one run go past REMOVAL_MAX_FILES / REMOVAL_MAX_SHARE (the operator has checked the withdrawal). */
   ALLOW_REMOVALS: bool("ALLOW_REMOVALS").default(false),
+  /** Seconds another process may hold the scheduler's lock before a tick that finds it held reports it as stuck. */
+  LOCK_STUCK_AFTER: number("a number of seconds > 0", 0.001).default(24 * 3600),
   // The API (deno task serve).
   /** The API's port (deno task serve); 0 takes a free one. */
   PORT: number("a port number from 0 to 65535", 0, true).refine((v) => v <= 65535, { error: "expected a port number from 0 to 65535" }).default(8080),

@@ -31,6 +31,32 @@ export interface RunLock {
   readonly lost: AbortSignal;
   /** Gives the lock back; safe to call when not held. */
   release(): Promise<void>;
+  /** Who holds the lock now and since when, as far as can be told; null when nobody does. */
+  holder(): Promise<LockHolder | null>;
+}
+
+/** The holder of a lock, for reports. */
+export interface LockHolder {
+  /** Host and process (lake lock), or the Postgres backend and its client (advisory lock). */
+  who: string;
+  /** When the holder took the lock (ISO UTC), or null when unknown. */
+  since: string | null;
+}
+
+/**
+ * Why a lock this process could not take counts as stuck, or null: its
+ * holder has had it for longer than `maxHoldMs` (LOCK_STUCK_AFTER). A stuck
+ * lock is reported (the tick fails by name, exit 1 with --once) rather than
+ * skipped silently on every tick; it is not taken over, since its holder may
+ * still be writing.
+ */
+export async function stuckLock(lock: RunLock, maxHoldMs: number, now = Date.now()): Promise<string | null> {
+  const h = await lock.holder().catch(() => null);
+  const since = h?.since ? Date.parse(h.since) : NaN;
+  if (!h || !(now - since > maxHoldMs)) return null;
+  const hours = Math.round((now - since) / 360_000) / 10;
+  return `run lock stuck: expected ${lock.description} to be held for at most LOCK_STUCK_AFTER=${maxHoldMs / 1000} s, found it held by ${h.who} since ${h.since} (${hours} h); ` +
+    "not taken over: stop that process (or remove the lock once it is gone)";
 }
 
 /** The lock object's content. */
@@ -90,6 +116,27 @@ export class PgAdvisoryLock implements RunLock {
     }
     await client.end().catch(() => {});
     return false;
+  }
+
+  async holder(): Promise<LockHolder | null> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 10_000 });
+    try {
+      await client.connect();
+      // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
+      const res = await client.query<{ pid: number; application_name: string; client_addr: string | null; backend_start: Date }>(
+        `SELECT a.pid, a.application_name, a.client_addr::text AS client_addr, a.backend_start
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid,
+                (SELECT hashtextextended($1, 0) AS k) key
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND l.classid::text::bigint = ((key.k >> 32) & 4294967295) AND l.objid::text::bigint = (key.k & 4294967295)`,
+        [`argo-lake:${this.name}`],
+      );
+      const r = res.rows[0];
+      if (!r) return null;
+      return { who: `Postgres backend ${r.pid} (${r.application_name || "?"} from ${r.client_addr ?? "local socket"})`, since: r.backend_start.toISOString() };
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async release(): Promise<void> {
@@ -180,7 +227,7 @@ export class LakeLock implements RunLock {
     if (this.owner) throw new Error(`${this.description} is already held by this process`);
     this.lostController = new AbortController();
     const current = await this.read();
-    if (current && Date.parse(current.expires_at) > Date.now()) return false;
+    if (current && !this.stale(current)) return false;
     const owner = randomUUID();
     const acquiredAt = new Date().toISOString();
     await this.write(owner, acquiredAt);
@@ -195,6 +242,34 @@ export class LakeLock implements RunLock {
       this.renewing = this.renew(owner, acquiredAt).finally(() => (busy = false));
     }, Math.max(10, Math.floor(this.ttlMs / 4)));
     return true;
+  }
+
+  /**
+   * Whether a lock object no longer holds the lock: expired, or not to be
+   * believed. An expiry further ahead than twice the TTL (plus a minute of
+   * clock skew) was never written by a renewing holder, and a holder on this
+   * host whose process is gone can renew nothing: either would otherwise keep
+   * the lock for ever.
+   */
+  private stale(current: LockFile): boolean {
+    const now = Date.now();
+    const expires = Date.parse(current.expires_at);
+    if (!(expires > now)) return true;
+    if (expires > now + 2 * this.ttlMs + 60_000) {
+      this.opts.log?.warn("lake lock has an absurd expiry: taken over", { lock: this.description, holder: `${current.host}/${current.pid}`, expires_at: current.expires_at });
+      return true;
+    }
+    if (current.host === hostname() && current.pid !== process.pid && !processAlive(current.pid)) {
+      this.opts.log?.warn("lake lock holder's process is gone: taken over", { lock: this.description, holder: `${current.host}/${current.pid}`, expires_at: current.expires_at });
+      return true;
+    }
+    return false;
+  }
+
+  async holder(): Promise<LockHolder | null> {
+    const current = await this.read();
+    if (!current || this.stale(current)) return null;
+    return { who: `process ${current.pid} on ${current.host} (owner ${current.owner})`, since: current.acquired_at };
   }
 
   private async renew(owner: string, acquiredAt: string): Promise<void> {
@@ -228,6 +303,20 @@ export class LakeLock implements RunLock {
     if (!owner) return;
     // Deleting another owner's object would hand the lock to a third process: check first.
     if ((await this.read())?.owner === owner) await this.store.delete(this.key);
+  }
+}
+
+/**
+ * Whether a process of this host is alive. Only "no such process" counts as
+ * dead: a permission error, or a runtime that may not send signals, leaves
+ * the lock to its expiry.
+ */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code !== "ESRCH";
   }
 }
 

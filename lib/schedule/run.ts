@@ -12,7 +12,7 @@ import { ArgoLakeError, ConfigError } from "../errors.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { runtimeName } from "../runtime.ts";
-import type { RunLock } from "./lock.ts";
+import { type RunLock, stuckLock } from "./lock.ts";
 import { JOB_STAGES, type JobName, markRunStarted, newRunId, type RunRecord, saveRunRecord, type StageName, type StageResult } from "./runs.ts";
 import { type Shard, shardLabel, shardPredicate } from "./shard.ts";
 
@@ -78,7 +78,11 @@ export async function executeRun(ctx: RunContext, req: RunRequest): Promise<RunO
     } catch (err) {
       throw new ArgoLakeError(`cannot take the run lock (${ctx.lock.description}): ${(err as Error).message}`, { stage: "schedule", scope }, 1, { cause: err });
     }
-    if (!got) return { ran: false, reason: `${ctx.lock.description} is held by another process` };
+    if (!got) {
+      const stuck = await stuckLock(ctx.lock, ctx.config.LOCK_STUCK_AFTER * 1000);
+      if (stuck) throw new ArgoLakeError(stuck, { stage: "schedule", scope });
+      return { ran: false, reason: `${ctx.lock.description} is held by another process` };
+    }
   }
   const started = new Date();
   const runId = newRunId(started);
