@@ -11,18 +11,21 @@ import { createLogger } from "../log.ts";
 import { createApp } from "./app.ts";
 import { openBackends } from "./backends.ts";
 
-let app: Hono | null = null;
+let app: Promise<Hono> | null = null;
 
-function appFromEnv(): Hono {
-  if (!app) {
+/** The app, made on first use; the first requests wait (at most 2 s) for Redis to connect. */
+function appFromEnv(): Promise<Hono> {
+  app ??= (async () => {
     const config = loadConfig({ env: process.env });
-    app = createApp(openBackends(config), createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, process.env) }));
-  }
+    const backends = openBackends(config);
+    await backends.ready();
+    return createApp(backends, createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, process.env) }));
+  })();
   return app;
 }
 
 export default {
-  fetch(request: Request, env?: unknown, ctx?: unknown): Response | Promise<Response> {
-    return appFromEnv().fetch(request, env, ctx as never);
+  async fetch(request: Request, env?: unknown, ctx?: unknown): Promise<Response> {
+    return (await appFromEnv()).fetch(request, env, ctx as never);
   },
 };
