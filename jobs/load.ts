@@ -30,6 +30,8 @@ ${OPTION_HELP.lake}
   --redis-ttl S      seconds a key lives, 0 = no expiry (REDIS_TTL, default 604800)
   --batch-size N     floats read from the lake per query batch (BATCH_SIZE, default 10)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
+  --allow-removals   let this run remove more floats than REMOVAL_MAX_FLOATS or
+                     REMOVAL_MAX_SHARE allow, or all of them (ALLOW_REMOVALS=true)
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
@@ -37,7 +39,7 @@ Exit codes: 0 done; 1 a target could not be reached or a float failed to load
 (the others are loaded; see errors in the stats); 2 bad arguments or settings.
 `;
 
-await runJob({ name: "load", usage }, async (ctx) => {
+await runJob({ name: "load", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
   const { runLoad } = await import("../lib/load/run.ts");
   const { recordRun } = await import("../lib/pipeline.ts");

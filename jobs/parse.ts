@@ -34,6 +34,8 @@ ${OPTION_HELP.lake}
                      None = all (PROFILE_BATCH_LIMIT)
   --arrow-compression zstd|snappy|gzip|lz4|uncompressed (ARROW_COMPRESSION)
   --json             print the run's stats as JSON on stdout (logs go to stderr)
+  --allow-removals   let this run remove more floats than REMOVAL_MAX_FLOATS or
+                     REMOVAL_MAX_SHARE allow, or all of them (ALLOW_REMOVALS=true)
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
@@ -44,7 +46,7 @@ not be parsed or written (see error_details); 2 bad arguments or settings.
 await runJob({
   name: "parse",
   usage,
-  flags: { force: { type: "boolean" }, format: { type: "string" } },
+  flags: { force: { type: "boolean" }, format: { type: "string" }, "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } },
 }, async (ctx) => {
   const format = typeof ctx.flags.format === "string" ? ctx.flags.format : "parquet";
   if (format !== "parquet" && format !== "json") throw new ConfigError(`--format ${JSON.stringify(format)}: expected parquet or json`);

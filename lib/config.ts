@@ -157,6 +157,8 @@ export const ConfigSchema = z.object({
   ALLOW_REMOVALS: bool("ALLOW_REMOVALS").default(false),
   /** Seconds another process may hold the scheduler's lock before a tick that finds it held reports it as stuck. */
   LOCK_STUCK_AFTER: number("a number of seconds > 0", 0.001).default(24 * 3600),
+  /** A parse or load that would remove more floats than this (tables, or rows and keys) stops before removing any. */
+  REMOVAL_MAX_FLOATS: number("a whole number of floats >= 0", 0, true).default(100),
   // The API (deno task serve).
   /** The API's port (deno task serve); 0 takes a free one. */
   PORT: number("a port number from 0 to 65535", 0, true).refine((v) => v <= 65535, { error: "expected a port number from 0 to 65535" }).default(8080),

@@ -68,6 +68,16 @@ export class LoadError extends ArgoLakeError {
   }
 }
 
+/**
+ * A guard refused to act on implausible evidence (a missing lake, a mass
+ * removal): nothing was changed (exit 1). See lib/removal-guard.ts.
+ */
+export class GuardError extends ArgoLakeError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super(message, context, 1);
+  }
+}
+
 /** Exit code for any thrown value: our errors say theirs, anything else is 1. */
 export function exitCodeOf(err: unknown): 0 | 1 | 2 {
   return err instanceof ArgoLakeError ? err.exitCode : 1;

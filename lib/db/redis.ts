@@ -9,10 +9,15 @@
  *   <prefix>floats:by_time       ZSET    floats by latest profile time (score: Unix milliseconds)
  *   <prefix>ratelimit:<client>   HASH    the API's token bucket of one client (lib/serve/ratelimit.ts)
  *
- * One float's keys and set members change in one MULTI/EXEC, so a reader
- * never sees half of an update. With REDIS_TTL > 0 every key written gets
- * that TTL (the shared sets are refreshed on each write); 0 keeps keys until
- * the next load replaces them.
+ * One float's keys and set members change in one server-side script that
+ * first checks every key's type and every argument and only then writes, so an
+ * update is applied whole or not at all: a reader never sees half of one, and
+ * a key holding an unexpected type (or a server out of memory, which refuses
+ * the script before it runs) leaves the float's previous state in place.
+ * MULTI/EXEC would not do: Redis does not roll back a transaction whose
+ * command fails at EXEC time. With REDIS_TTL > 0 every key written gets that
+ * TTL (the shared sets are refreshed on each write); 0 keeps keys until the
+ * next load replaces them.
  */
 import { Redis } from "ioredis";
 import { LoadError } from "../errors.ts";
@@ -88,10 +93,70 @@ export function floatHash(f: FloatRow): Record<string, string> {
 export type GeoOutcome = "indexed" | "no_position" | "not_indexable";
 
 /**
- * Writes one float's summary and latest profile in one MULTI/EXEC. Commands
- * are checked before queueing (positions outside GEO's range are left out of
- * the GEO set) because Redis does not roll back a transaction whose command
- * fails at EXEC time.
+ * Checks, in order, that KEYS[1..5] are absent or of the types the hot layer
+ * gives them (hash, string, zset for GEO, zset, set), with an error reply
+ * naming the first that is not. Shared by both scripts; nothing is written
+ * before it passes.
+ */
+const CHECK_TYPES = `
+local want = {'hash', 'string', 'zset', 'zset', 'set'}
+for i = 1, 5 do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t ~= 'none' and t ~= want[i] then
+    return redis.error_reply('WRONGTYPE key ' .. KEYS[i] .. ' holds a ' .. t .. ', expected a ' .. want[i] .. ': nothing was written')
+  end
+end
+`;
+
+/**
+ * One float's update. ARGV: wmo, ttl, has_latest (1/0), latest JSON, lon,
+ * lat (both empty: not in GEO), score (empty: not in by_time), then the
+ * summary hash's field/value pairs. Arguments are checked before any write.
+ */
+const WRITE_FLOAT = `#!lua
+${CHECK_TYPES}
+local wmo, ttl, hasLatest = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local lon, lat, score = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if ttl == nil then return redis.error_reply('ERR bad TTL ' .. ARGV[2] .. ': nothing was written') end
+if ARGV[5] ~= '' and (lon == nil or lat == nil or lon < -180 or lon > 180 or math.abs(lat) > ${GEO_MAX_LATITUDE}) then
+  return redis.error_reply('ERR position ' .. ARGV[5] .. ',' .. ARGV[6] .. ' cannot be indexed: nothing was written')
+end
+if ARGV[7] ~= '' and score == nil then return redis.error_reply('ERR bad score ' .. ARGV[7] .. ': nothing was written') end
+if #ARGV < 9 or (#ARGV - 7) % 2 ~= 0 then return redis.error_reply('ERR summary fields do not pair up: nothing was written') end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+if hasLatest then redis.call('SET', KEYS[2], ARGV[4]) else redis.call('DEL', KEYS[2]) end
+if ARGV[5] ~= '' then redis.call('GEOADD', KEYS[3], ARGV[5], ARGV[6], wmo) else redis.call('ZREM', KEYS[3], wmo) end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], ARGV[7], wmo) else redis.call('ZREM', KEYS[4], wmo) end
+redis.call('SADD', KEYS[5], wmo)
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  if hasLatest then redis.call('EXPIRE', KEYS[2], ttl) end
+  for i = 3, 5 do redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 1
+`;
+
+/** Removes one float (ARGV[1]) from the hot layer, after the same type checks. */
+const REMOVE_FLOAT = `#!lua
+${CHECK_TYPES}
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+return 1
+`;
+
+/** A float's five keys, in the order the scripts check them. */
+function floatKeys(prefix: string, wmo: string): string[] {
+  const k = hotKeys(prefix);
+  return [k.float(wmo), k.latest(wmo), k.geo, k.byTime, k.floats];
+}
+
+/**
+ * Writes one float's summary and latest profile, whole or not at all (see
+ * the module comment). Positions outside GEO's range are left out of the GEO
+ * set, as a float without a position.
  */
 export async function writeHotFloat(
   redis: Redis,
@@ -100,39 +165,28 @@ export async function writeHotFloat(
   float: FloatRow,
   latest: ProfileData | null,
 ): Promise<GeoOutcome> {
-  const k = hotKeys(prefix);
   const wmo = float.float_id;
-  const m = redis.multi();
-  m.del(k.float(wmo));
-  m.hset(k.float(wmo), floatHash(float));
-  if (latest) m.set(k.latest(wmo), JSON.stringify(latest));
-  else m.del(k.latest(wmo));
-  let geo: GeoOutcome;
   const lat = float.last_latitude, lon = float.last_longitude;
-  if (geoIndexable(lat, lon)) {
-    m.geoadd(k.geo, lon!, lat!, wmo);
-    geo = "indexed";
-  } else {
-    m.zrem(k.geo, wmo);
-    geo = lat === null || lon === null ? "no_position" : "not_indexable";
-  }
-  if (float.last_profile_time) m.zadd(k.byTime, Date.parse(float.last_profile_time), wmo);
-  else m.zrem(k.byTime, wmo);
-  m.sadd(k.floats, wmo);
-  if (ttlSeconds > 0) {
-    m.expire(k.float(wmo), ttlSeconds);
-    if (latest) m.expire(k.latest(wmo), ttlSeconds);
-    for (const shared of [k.geo, k.byTime, k.floats]) m.expire(shared, ttlSeconds);
-  }
-  await execChecked(m, `float ${wmo}`);
+  let geo: GeoOutcome = "indexed";
+  if (!geoIndexable(lat, lon)) geo = lat === null || lon === null ? "no_position" : "not_indexable";
+  const score = float.last_profile_time ? Date.parse(float.last_profile_time) : null;
+  const args = [
+    wmo,
+    String(ttlSeconds),
+    latest ? "1" : "0",
+    latest ? JSON.stringify(latest) : "",
+    geo === "indexed" ? String(lon) : "",
+    geo === "indexed" ? String(lat) : "",
+    score === null ? "" : String(score),
+    ...Object.entries(floatHash(float)).flat(),
+  ];
+  await runScript(redis, WRITE_FLOAT, floatKeys(prefix, wmo), args, `float ${wmo}`);
   return geo;
 }
 
-/** Removes a float from the hot layer (it is no longer in the lake), in one MULTI/EXEC. */
+/** Removes a float from the hot layer (it is no longer in the lake), whole or not at all. */
 export async function removeHotFloat(redis: Redis, prefix: string, wmo: string): Promise<void> {
-  const k = hotKeys(prefix);
-  const m = redis.multi().del(k.float(wmo), k.latest(wmo)).zrem(k.geo, wmo).zrem(k.byTime, wmo).srem(k.floats, wmo);
-  await execChecked(m, `float ${wmo}`);
+  await runScript(redis, REMOVE_FLOAT, floatKeys(prefix, wmo), [wmo], `float ${wmo}`);
 }
 
 /** The floats the hot layer holds, of the given DACs (all when null; a float whose hash is gone counts as any DAC). */
@@ -149,9 +203,11 @@ export async function hotFloatIds(redis: Redis, prefix: string, dacs: string[] |
   });
 }
 
-async function execChecked(m: ReturnType<Redis["multi"]>, what: string): Promise<void> {
-  const res = await m.exec();
-  if (res === null) throw new LoadError(`Redis transaction for ${what} was aborted`, { target: "redis" });
-  const failed = res.find(([err]) => err);
-  if (failed) throw new LoadError(`Redis command for ${what} failed: ${failed[0]!.message}`, { target: "redis" });
+/** Runs one of the scripts; a refusal becomes a LoadError naming what was refused. */
+async function runScript(redis: Redis, script: string, keys: string[], args: string[], what: string): Promise<void> {
+  try {
+    await redis.eval(script, keys.length, ...keys, ...args);
+  } catch (err) {
+    throw new LoadError(`Redis refused the update of ${what}: ${(err as Error).message}`, { target: "redis" }, { cause: err });
+  }
 }

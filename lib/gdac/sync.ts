@@ -26,6 +26,7 @@ import { isWmo } from "../argo/ids.ts";
 import type { Config } from "../config.ts";
 import { ConfigError, LakeError, SyncError } from "../errors.ts";
 import { AbortedError, type Conditional } from "../http.ts";
+import { keepPrevious } from "../lake/previous.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { cachedIndex, fetchIndex, type IndexCopy, indexChunks, keepIndex } from "./index-cache.ts";
@@ -603,6 +604,9 @@ class SyncRun {
     }
     const body = res.body;
     const sha256 = createHash("sha256").update(body).digest("hex");
+    // A new version of a file we hold: the current copy stays aside until the new one is known to parse.
+    const prior = fs.manifest.files[t.path];
+    if (prior?.status === "present" && prior.sha256 !== sha256 && fs.present.has(t.key)) await keepPrevious(this.store, t.key, prior.sha256);
     await this.store.put(t.key, body);
     fs.present.add(t.key);
     fs.manifest.files[t.path] = {

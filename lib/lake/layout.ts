@@ -16,6 +16,7 @@ export const LAKE_LAYOUT = `<lake>/
     dac=<dac>/wmo=<wmo>/<wmo>_meta.nc      raw NetCDF, byte for byte as the GDAC serves it
     dac=<dac>/wmo=<wmo>/profiles/{R,D,BR,BD,SR,SD}<wmo>_<ccc>[D].nc
     dac=<dac>/wmo=<wmo>/<wmo>_prof.nc, <wmo>_Sprof.nc     (with SYNC_FILES)
+    _previous/dac=<dac>/wmo=<wmo>/...      the last good copy of a raw file while its new version is quarantined
   removed/<run start>/raw/...              files the index no longer lists
   parquet/
     measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet
@@ -49,6 +50,18 @@ export function parseRawKey(key: string): { dac: string; wmo: string; rest: stri
   const m = rawKeyRe.exec(key);
   return m ? { dac: m[1]!, wmo: m[2]!, rest: m[3]! } : null;
 }
+
+/**
+ * Prefix of the previous-version zone: `raw/_previous/dac=<dac>/wmo=<wmo>/<path>`
+ * holds the last good copy of a raw file while a newer copy of it is not yet
+ * known to parse (lib/lake/previous.ts). Outside `raw/dac=`, so raw-zone
+ * listings never see it.
+ */
+export const PREVIOUS_PREFIX = `${RAW_PREFIX}_previous/`;
+/** Prefix of a float's previous versions. */
+export const previousFloatPrefix = (dac: string, wmo: string): string => `${PREVIOUS_PREFIX}dac=${dac}/wmo=${wmo}/`;
+/** Key of the previous version of a raw file. */
+export const previousKey = (dac: string, wmo: string, rest: string): string => previousFloatPrefix(dac, wmo) + rest;
 
 /** Prefix of the cached GDAC index files. */
 export const INDEX_PREFIX = `${RAW_PREFIX}_index/`;

@@ -39,6 +39,12 @@ async function rows(con: DuckDBConnection, name: string): Promise<Record<string,
 export interface LakeFiles {
   tables: Record<TableName, Map<string, string[]>>;
   dac: Map<string, string>;
+  /**
+   * Floats whose files sit under more than one DAC, with the DACs: a float
+   * belongs to one DAC, so these are refused (their targets keep their last
+   * good rows) and left out of every table.
+   */
+  conflicts: Map<string, string[]>;
 }
 
 /**
@@ -49,19 +55,27 @@ export interface LakeFiles {
 export async function listLakeFiles(store: LakeStore, root: string): Promise<LakeFiles> {
   const tables = {} as LakeFiles["tables"];
   const dac = new Map<string, string>();
+  const conflicts = new Map<string, string[]>();
   for (const table of TABLES) {
     const byFloat = new Map<string, string[]>();
     for (const o of await store.list(tablePrefix(table))) {
       const f = parseTableFileKey(o.key);
       if (!f) continue;
-      dac.set(f.wmo, f.dac);
+      const known = dac.get(f.wmo);
+      if (known !== undefined && known !== f.dac) {
+        const under = conflicts.get(f.wmo) ?? [known];
+        if (!under.includes(f.dac)) under.push(f.dac);
+        conflicts.set(f.wmo, under.sort());
+      }
+      dac.set(f.wmo, known ?? f.dac);
       let list = byFloat.get(f.wmo);
       if (!list) byFloat.set(f.wmo, (list = []));
       list.push(join(root, ...o.key.split("/")));
     }
     tables[table] = byFloat;
   }
-  return { tables, dac };
+  for (const id of conflicts.keys()) for (const table of TABLES) tables[table].delete(id);
+  return { tables, dac, conflicts };
 }
 
 /** Every float with a file in any table, sorted. */
@@ -103,29 +117,53 @@ export async function readPressureBands(con: DuckDBConnection): Promise<Pressure
   return r.getRowObjectsJS() as unknown as PressureBand[];
 }
 
+/** What the lake gives for a batch: each float's load, and the floats refused with why. */
+export interface BatchLoads {
+  loads: Map<string, FloatLoad>;
+  /** Floats whose lake rows are defective (two rows for one profile, a value out of its type): not loaded. */
+  refused: Map<string, string>;
+}
+
 /**
  * Reads everything the load writes for the floats {@link focusOnFloats}
- * selected. Floats the lake does not have are absent from the result.
+ * selected. Floats the lake does not have are absent from the result. A
+ * defect in one float's rows refuses that float alone: the others load.
  */
-export async function readFloatLoads(con: DuckDBConnection): Promise<Map<string, FloatLoad>> {
-
+export async function readFloatLoads(con: DuckDBConnection): Promise<BatchLoads> {
   const out = new Map<string, FloatLoad>();
+  const refused = new Map<string, string>();
+  const refuse = (id: string, why: string) => {
+    if (!refused.has(id)) refused.set(id, why);
+    out.delete(id);
+  };
+  /** Checks a row of one float; a bad row refuses its float and gives null. */
+  const check = <T>(schema: RowSchema<T>, id: string, row: unknown, query: string): T | null => {
+    if (refused.has(id)) return null;
+    try {
+      return parseRow(schema, row, query);
+    } catch (err) {
+      refuse(id, (err as Error).message);
+      return null;
+    }
+  };
   for (const r of await rows(con, "float_summary")) {
-    const float = parseRow(FloatRowSchema, r, "float_summary");
-    out.set(float.float_id, { float, profiles: [], contributions: [], latest: null });
+    const float = check(FloatRowSchema, String(r.float_id), r, "float_summary");
+    if (float) out.set(float.float_id, { float, profiles: [], contributions: [], latest: null });
   }
   const seen = new Set<string>();
   for (const r of await rows(con, "profiles")) {
-    const p = parseRow(ProfileRowSchema, r, "profiles");
+    const p = check(ProfileRowSchema, String(r.float_id), r, "profiles");
+    if (!p) continue;
     const key = `${p.float_id}/${p.cycle_number}/${p.direction}/${p.profile_index}`;
     // Two lake rows for one profile would make the upsert touch a row twice: a lake defect to report, not to guess around.
-    if (seen.has(key)) throw new LakeError(`the lake has two profiles ${key} (float/cycle/direction/N_PROF)`, { stage: "load", floatId: p.float_id });
+    if (seen.has(key)) refuse(p.float_id, `the lake has two profiles ${key} (float/cycle/direction/N_PROF)`);
     seen.add(key);
     out.get(p.float_id)?.profiles.push(p);
   }
   for (const r of await rows(con, "climatology_contrib")) {
     const { float_id, ...c } = r;
-    out.get(String(float_id))?.contributions.push(parseRow(ContribRowSchema, c, "climatology_contrib"));
+    const row = check(ContribRowSchema, String(float_id), c, "climatology_contrib");
+    if (row) out.get(String(float_id))?.contributions.push(row);
   }
   const levels = new Map<string, LatestLevel[]>();
   const latestKey = new Map<string, string>();
@@ -143,10 +181,12 @@ export async function readFloatLoads(con: DuckDBConnection): Promise<Map<string,
     const header = load.profiles.find((p: ProfileRow) => `${p.cycle_number}/${p.direction}/${p.profile_index}` === key);
     if (header) load.latest = profileData(header, levels.get(id) ?? []);
   }
-  return out;
+  return { loads: out, refused };
 }
 
-function parseRow<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, row: unknown, query: string): T {
+type RowSchema<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
+
+function parseRow<T>(schema: RowSchema<T>, row: unknown, query: string): T {
   const r = schema.safeParse(row);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

@@ -22,7 +22,8 @@ import { flushClimatology, type InsertMethod, loadFloatPostgres, postgresFloatId
 import { connectPostgres, describeDatabase, migrate, type PgClient, pgMessage } from "../db/postgres.ts";
 import { connectRedis, describeRedis, hotFloatIds, removeHotFloat, writeHotFloat } from "../db/redis.ts";
 import type { FloatLoad } from "../db/rows.ts";
-import { floatIdsOf, focusOnFloats, listLakeFiles, readFloatLoads, readPressureBands } from "./lake.ts";
+import { assertLakeExists, checkRemoval } from "../removal-guard.ts";
+import { type BatchLoads, floatIdsOf, focusOnFloats, type LakeFiles, listLakeFiles, readFloatLoads, readPressureBands } from "./lake.ts";
 import { localLakeFor } from "./root.ts";
 
 /** What a load did. */
@@ -123,6 +124,8 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
   if (!config.DATABASE_URL) llog.info("DATABASE_URL is not set: skipping the Postgres load (the lake alone is a valid deployment)");
   if (!config.REDIS_URL) llog.info("REDIS_URL is not set: skipping the Redis hot layer (the lake alone is a valid deployment)");
   if (!config.DATABASE_URL && !config.REDIS_URL) return finish();
+  // A lake path that does not exist is a mistake, never "every float is gone".
+  assertLakeExists(store, "load");
 
   let pg: PgClient | null = null;
   let redis: Redis | null = null;
@@ -160,6 +163,25 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     const wanted = (explicit ? [...new Set(explicit)].sort() : [...inLake].filter((id) => !dacs.size || dacs.has(files.dac.get(id)!)))
       .filter(keep);
     stats.floats_selected = wanted.length;
+    // Floats under two DACs in the lake are refused whole: the targets keep their last good rows.
+    for (const [id, under] of files.conflicts) {
+      if (!explicit && !keep(id)) continue;
+      if (explicit && !wanted.includes(id)) continue;
+      refuseFloat(id, `float ${id} has Parquet files under ${under.length} DACs (${under.join(", ")}) in the lake: expected one; not loaded, its last good rows stay`);
+    }
+
+    // What the targets hold that the lake lost is removed, but never implausibly much at once.
+    const held = (await targetFloatIds(pg, redis, config, explicit ? new Set() : dacs)).filter(keep);
+    const heldSet = new Set(held);
+    const gone = explicit ? wanted.filter((id) => !inLake.has(id) && heldSet.has(id)) : held.filter((id) => !inLake.has(id));
+    checkRemoval(config, {
+      stage: "load",
+      where: `Postgres/Redis (lake ${store.description})`,
+      what: "loaded floats",
+      removing: gone.length,
+      held: held.length,
+      because: "the lake no longer has them",
+    });
 
     if (pg) {
       // The bands come from the SQL the climatology is computed with; Postgres keeps a copy to join on.
@@ -173,20 +195,22 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     for (let i = 0; i < wanted.length && !opts.signal?.aborted; i += batchSize) {
       const batch = wanted.slice(i, i + batchSize);
       const tr = performance.now();
-      await focusOnFloats(session.conn, files, batch.filter((id) => inLake.has(id)));
-      const loads = await readFloatLoads(session.conn);
+      const { loads, refused } = await readBatch(session.conn, files, batch.filter((id) => inLake.has(id)));
       stats.timings_ms.lake += since(tr);
       for (const id of batch) {
         if (opts.signal?.aborted) break;
-        await loadOne(id, loads.get(id) ?? null);
+        if (files.conflicts.has(id)) continue;
+        const why = refused.get(id);
+        if (why !== undefined) refuseFloat(id, `float ${id}: ${why}; not loaded, its last good rows stay`);
+        else await loadOne(id, loads.get(id) ?? null);
       }
       await flush();
     }
 
     if (!explicit && !opts.signal?.aborted) {
       // A full load also removes what the targets hold of the selected DACs and shard that the lake lost.
-      for (const id of await targetFloatIds(pg, redis, config, dacs)) {
-        if (!inLake.has(id) && keep(id) && !opts.signal?.aborted) await loadOne(id, null);
+      for (const id of gone) {
+        if (!opts.signal?.aborted) await loadOne(id, null);
       }
       await flush();
     }
@@ -227,6 +251,13 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     const tp = performance.now();
     stats.climatology_cells_changed += await flushClimatology(pg);
     stats.timings_ms.postgres += since(tp);
+  }
+
+  /** Records a float the lake's data does not allow to load; the targets keep what they hold of it. */
+  function refuseFloat(id: string, message: string): void {
+    stats.floats_failed++;
+    stats.errors.push({ float_id: id, error: message });
+    llog.error("float refused", { float_id: id, error: message });
   }
 
   /** Loads one float into each target, or removes it from them when `data` is null. */
@@ -281,6 +312,28 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       flog.error("float failed to load", { error: message });
     }
   }
+}
+
+/**
+ * Reads a batch's floats from the lake. When the batch cannot be read (a
+ * damaged Parquet file fails the whole query), each float is read alone, so
+ * only the floats whose files fail are refused.
+ */
+async function readBatch(con: Parameters<typeof readFloatLoads>[0], files: LakeFiles, ids: string[]): Promise<BatchLoads> {
+  try {
+    await focusOnFloats(con, files, ids);
+    return await readFloatLoads(con);
+  } catch (err) {
+    if (!(err instanceof ArgoLakeError) || ids.length === 0) throw err;
+    if (ids.length === 1) return { loads: new Map(), refused: new Map([[ids[0]!, err.message]]) };
+  }
+  const out: BatchLoads = { loads: new Map(), refused: new Map() };
+  for (const id of ids) {
+    const one = await readBatch(con, files, [id]);
+    for (const [k, v] of one.loads) out.loads.set(k, v);
+    for (const [k, v] of one.refused) out.refused.set(k, v);
+  }
+  return out;
 }
 
 /** Floats the targets hold (of the selected DACs), for a full load's removals. */

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { baseName, floatFileName, parseFileName } from "../argo/filename.ts";
+import { checkMetaFile, checkProfileFile, type CheckFailure } from "../argo/checks.ts";
 import { mergeCoreAndBgc } from "../argo/merge.ts";
 import type { FloatMeta, ParsedProfileFile } from "../argo/schema.ts";
 import { ParseError } from "../errors.ts";
@@ -76,6 +77,34 @@ export interface ParsedFloat {
   failures: FileFailure[];
   /** Raw files parsed without error. */
   parsed: string[];
+  /**
+   * Why the float as a whole cannot be written (two files claim one cycle, two
+   * profiles share a key): nothing of it is written and its last good tables stay.
+   */
+  refused: string | null;
+}
+
+/** What a profile file's name says it holds. */
+function identityOf(rest: string, wmo: string) {
+  const name = parseFileName(rest)!;
+  return { wmo, cycle: name.cycle!, direction: name.descending ? "D" as const : "A" as const };
+}
+
+/** Core or B files of the float whose names claim the same cycle and direction (R and D of one cycle, say). */
+function cycleClaims(rests: readonly string[], wmo: string): string | null {
+  const byKey = new Map<string, string[]>();
+  for (const rest of rests) {
+    const role = roleOf(rest, wmo);
+    if (role !== "core" && role !== "bgc") continue;
+    const key = `${role}/${cycleKeyOf(rest)}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), rest]);
+  }
+  for (const rests of byKey.values()) {
+    if (rests.length < 2) continue;
+    const id = identityOf(rests[0]!, wmo);
+    return `${rests.map(baseName).sort().join(" and ")} both claim cycle ${id.cycle} (${id.direction === "D" ? "descending" : "ascending"})`;
+  }
+  return null;
 }
 
 function failure(rest: string, err: ParseError): FileFailure {
@@ -102,8 +131,18 @@ export async function parseFloatFiles(job: FloatJob): Promise<ParsedFloat> {
       failures.push({ rest, reason: `file is float ${result.floatId}, expected ${job.wmo}`, where: "PLATFORM_NUMBER" });
       return null;
     }
+    let bad: CheckFailure | null = null;
+    if (result.kind === "meta") bad = checkMetaFile(result, now);
+    else if (roleOf(rest, job.wmo) !== "meta") bad = checkProfileFile(result, identityOf(rest, job.wmo), now);
+    if (bad) {
+      failures.push({ rest, ...bad });
+      return null;
+    }
     return result;
   };
+  const now = Date.now();
+  const claims = cycleClaims([...byRest.keys()], job.wmo);
+  if (claims) return { input: { wmo: job.wmo, cycles: [], meta: null }, failures: [], parsed: [], refused: claims };
 
   let meta: FloatInput["meta"] = null;
   const metaRest = floatFileName(job.wmo, "meta");
@@ -146,7 +185,21 @@ export async function parseFloatFiles(job: FloatJob): Promise<ParsedFloat> {
     }
     cycles.push({ profiles: file.profiles, parameters: file.parameters, coreFile: baseName(coreRest), bgcFile });
   }
-  return { input: { wmo: job.wmo, cycles, meta }, failures, parsed };
+  return { input: { wmo: job.wmo, cycles, meta }, failures, parsed, refused: duplicateProfileKey(cycles) };
+}
+
+/** A profile key (cycle, direction, N_PROF) that two profiles of the float share, as a reason; null when all differ. */
+function duplicateProfileKey(cycles: readonly CycleProfiles[]): string | null {
+  const seen = new Map<string, string>();
+  for (const c of cycles) {
+    for (const p of c.profiles) {
+      const key = `${p.cycleNumber}/${p.direction}/${p.profileIndex}`;
+      const other = seen.get(key);
+      if (other !== undefined) return `${other} and ${c.coreFile} both hold profile ${key} (cycle/direction/N_PROF)`;
+      seen.set(key, c.coreFile);
+    }
+  }
+  return null;
 }
 
 /** One Parquet file written for a float, waiting in a local file to be put in the lake. */
@@ -165,6 +218,8 @@ export interface FloatOutcome {
   parsed: string[];
   profiles: number;
   measurementRows: number;
+  /** See {@link ParsedFloat.refused}: set, nothing was written. */
+  refused: string | null;
 }
 
 /**
@@ -172,7 +227,8 @@ export interface FloatOutcome {
  * uniquely; the caller puts them into the lake under `written[].key`.
  */
 export async function processFloat(job: FloatJob, writer: ParquetWriter, outDir: string, compression: Compression): Promise<FloatOutcome> {
-  const { input, failures, parsed } = await parseFloatFiles(job);
+  const { input, failures, parsed, refused } = await parseFloatFiles(job);
+  if (refused) return { written: [], failures, parsed, profiles: 0, measurementRows: 0, refused };
   const tables: FloatTables = buildFloatTables(input);
   const written: WrittenFile[] = [];
   const write = async (table: TableName, year: number | null, t: FloatTables["floats"]) => {
@@ -184,5 +240,5 @@ export async function processFloat(job: FloatJob, writer: ParquetWriter, outDir:
   for (const [year, t] of tables.measurements) await write("measurements", year, t);
   for (const [year, t] of tables.profiles) await write("profiles", year, t);
   await write("floats", null, tables.floats);
-  return { written, failures, parsed, profiles: tables.profileCount, measurementRows: tables.measurementRows };
+  return { written, failures, parsed, profiles: tables.profileCount, measurementRows: tables.measurementRows, refused: null };
 }

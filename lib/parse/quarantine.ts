@@ -24,6 +24,12 @@ export const QuarantineRecordSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().nonnegative(),
   run_id: z.string().nullable(),
+  /**
+   * True when an earlier good version of the file (raw/_previous/) is parsed
+   * in its place, so the data already served stays; false when the file's
+   * rows are simply missing until a good version arrives.
+   */
+  kept_previous: z.boolean().default(false),
 });
 export type QuarantineRecord = z.infer<typeof QuarantineRecordSchema>;
 

@@ -21,18 +21,34 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { readManifest } from "../gdac/manifest.ts";
+import { ParseError } from "../errors.ts";
 import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
+import { checkRemoval, assertLakeExists } from "../removal-guard.ts";
 import { runtimeName } from "../runtime.ts";
 import { SCHEMA_VERSION, TABLES } from "../../lake/schema.ts";
-import { parseRawKey, parseStateKey, parseTableFileKey, RAW_DATA_PREFIX, rawDacPrefix, rawFileKey, STATE_PREFIX, stateDacPrefix, stateKey, tableDacPrefix } from "../lake/layout.ts";
+import {
+  parseRawKey,
+  parseStateKey,
+  parseTableFileKey,
+  PARQUET_PREFIX,
+  previousFloatPrefix,
+  previousKey,
+  RAW_DATA_PREFIX,
+  rawDacPrefix,
+  rawFileKey,
+  STATE_PREFIX,
+  stateDacPrefix,
+  stateKey,
+  tableDacPrefix,
+} from "../lake/layout.ts";
 import { baseName } from "../argo/filename.ts";
 import { type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
 import { startRunner } from "./pool.ts";
 import { clearQuarantine, putQuarantine } from "./quarantine.ts";
-import { type ParsedInput, type ParseState, readState, sameInputs, writeState } from "./state.ts";
+import { damagedOutput, type ParsedInput, type ParseState, readState, sameInputs, writeState } from "./state.ts";
 
-/** One float that failed as a whole (lake I/O, a crashed worker). */
+/** One float that failed as a whole (lake I/O, a crashed worker, a float refused by its checks). */
 export const ParseErrorDetailSchema = z.object({
   float_id: z.string(),
   dac: z.string(),
@@ -173,30 +189,51 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
   };
   const ids = opts.floatIds ?? config.FLOAT_IDS;
   const wanted = ids.length ? new Set(ids) : null;
-  const floats = (await discoverFloats(store, config.ARGO_DAC))
+  assertLakeExists(store, "parse");
+  const found = (await discoverFloats(store, config.ARGO_DAC))
     .filter((f) => (!wanted || wanted.has(f.wmo)) && (!opts.shard || opts.shard(f.wmo)));
-  log.info("parse: floats found", { floats: floats.length, lake: store.description, force: !!opts.force });
+  log.info("parse: floats found", { floats: found.length, lake: store.description, force: !!opts.force });
+  const floats = refuseFloatsUnderTwoDacs(found, stats, log);
+  // Everything the floats' states say was written, listed once: a skip must find its outputs intact.
+  const outputs = new Map((await store.list(PARQUET_PREFIX)).map((o) => [o.key, o.size]));
 
   // Decide which floats need parsing before starting any worker (state and manifest reads in parallel:
   // on S3 each is a request).
+  const removals: { ref: FloatRef; state: ParseState }[] = [];
+  let held = 0;
   const plans = await mapLimit(floats, config.HTTP_CONCURRENCY, async (ref) => {
     if (opts.signal?.aborted) return null;
     const state = await readState(store, ref.dac, ref.wmo);
+    if (state) held++;
     const inputs = [...ref.raw.keys()].filter((r) => roleOf(r, ref.wmo) !== "other").sort();
     if (inputs.length === 0) {
-      if (state) await removeFloat(store, ref, state, stats, log);
+      if (state) removals.push({ ref, state });
       return null;
     }
     const known = await knownFingerprints(store, ref, inputs, state);
-    const unchanged = !opts.force && state !== null && state.schema_version === SCHEMA_VERSION &&
+    const unchanged = !opts.force && state !== null && state.schema_version === SCHEMA_VERSION && state.previous.length === 0 &&
       state.profile_batch_limit === config.PROFILE_BATCH_LIMIT && [...known.values()].every((v) => v !== null) &&
       sameInputs(Object.fromEntries([...known].map(([k, v]) => [k, { sha256: v! }])), state.inputs);
     if (unchanged) {
-      stats.floats_skipped++;
-      return null;
+      const damaged = damagedOutput(state, outputs);
+      if (damaged === null) {
+        stats.floats_skipped++;
+        return null;
+      }
+      log.warn("parse: an output of an unchanged float is missing or damaged: parsing it again", { float_id: ref.wmo, dac: ref.dac, file: damaged });
     }
     return { ref, state, inputs };
   });
+  // Floats whose raw files are all gone lose their tables, but not implausibly many at once.
+  checkRemoval(config, {
+    stage: "parse",
+    where: store.description,
+    what: "parsed floats",
+    removing: removals.length,
+    held,
+    because: "their raw files are gone",
+  });
+  for (const r of removals) await removeFloat(store, r.ref, r.state, stats, log);
   const todo = plans.filter((p) => p !== null);
 
   const outDir = await mkdtemp(join(tmpdir(), "argo-lake-parse-"));
@@ -256,11 +293,35 @@ async function parseOne(
     bytesIn += bytes.byteLength;
     parsedInputs[rest] = { sha256: sha256(bytes), size: bytes.byteLength, modified: modifiedStamp(ref.raw.get(rest)!.modified) };
   });
-  const outcome: FloatOutcome = await runner.run(
-    { dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT },
-    outDir,
-    config.ARROW_COMPRESSION,
-  );
+  const job = { dac: ref.dac, wmo: ref.wmo, files, profileBatchLimit: config.PROFILE_BATCH_LIMIT };
+  const first: FloatOutcome = await runner.run(job, outDir, config.ARROW_COMPRESSION);
+  // A file whose new version fails: its previous good version (raw/_previous/) is parsed in its place.
+  const fallback = await previousVersions(store, ref, first.failures.map((f) => f.rest));
+  const current = { ...parsedInputs };
+  let outcome = first;
+  const failures = first.failures;
+  const keptPrevious = new Set<string>();
+  if (fallback.size > 0) {
+    await Promise.all(first.written.map((w) => rm(w.path, { force: true })));
+    // The first run may have taken the buffers (a worker's transfer): read the inputs again.
+    const again = await mapLimit(files, config.HTTP_CONCURRENCY, async (f) => ({
+      rest: f.rest,
+      bytes: fallback.get(f.rest) ?? (await store.get(rawFileKey(ref.dac, ref.wmo, f.rest))) ?? new Uint8Array(),
+    }));
+    // Fingerprinted before the run hands the buffers to a worker.
+    const prints = new Map([...fallback].map(([rest, bytes]) => [rest, { sha256: sha256(bytes), size: bytes.byteLength, modified: null }]));
+    outcome = await runner.run({ ...job, files: again }, outDir, config.ARROW_COMPRESSION);
+    const stillFailing = new Set(outcome.failures.map((f) => f.rest));
+    for (const [rest, print] of prints) {
+      if (stillFailing.has(rest)) continue;
+      keptPrevious.add(rest);
+      parsedInputs[rest] = print;
+    }
+  }
+  if (outcome.refused) {
+    await Promise.all(outcome.written.map((w) => rm(w.path, { force: true })));
+    throw new ParseError(`float ${ref.wmo} (${ref.dac}) refused: ${outcome.refused}; its last good tables stay`, { floatId: ref.wmo });
+  }
   try {
     for (const w of outcome.written) await store.putFile(w.key, w.path);
   } finally {
@@ -275,8 +336,8 @@ async function parseOne(
     deleted++;
   }
   const now = new Date().toISOString();
-  for (const f of outcome.failures) {
-    const input = parsedInputs[f.rest]!;
+  for (const f of failures) {
+    const input = current[f.rest]!;
     await putQuarantine(store, {
       file: rawFileKey(ref.dac, ref.wmo, f.rest),
       dac: ref.dac,
@@ -288,10 +349,15 @@ async function parseOne(
       sha256: input.sha256,
       size: input.size,
       run_id: log.runId,
+      kept_previous: keptPrevious.has(f.rest),
     }, baseName(f.rest));
-    log.warn("parse: file quarantined", { float_id: ref.wmo, file: f.rest, reason: f.reason, where: f.where });
+    log.warn("parse: file quarantined", { float_id: ref.wmo, file: f.rest, reason: f.reason, where: f.where, kept_previous: keptPrevious.has(f.rest) });
   }
-  await clearQuarantine(store, ref.dac, ref.wmo, new Set(outcome.failures.map((f) => baseName(f.rest))));
+  await clearQuarantine(store, ref.dac, ref.wmo, new Set(failures.map((f) => baseName(f.rest))));
+  // Previous versions are kept only while they stand in for a failing file.
+  for (const o of await store.list(previousFloatPrefix(ref.dac, ref.wmo))) {
+    if (!keptPrevious.has(o.key.slice(previousFloatPrefix(ref.dac, ref.wmo).length))) await store.delete(o.key);
+  }
   await writeState(store, {
     dac: ref.dac,
     wmo: ref.wmo,
@@ -299,7 +365,9 @@ async function parseOne(
     profile_batch_limit: config.PROFILE_BATCH_LIMIT,
     inputs: parsedInputs,
     outputs: [...written].sort(),
-    quarantined: outcome.failures.map((f) => f.rest).sort(),
+    output_sizes: Object.fromEntries(outcome.written.map((w) => [w.key, w.size])),
+    quarantined: failures.map((f) => f.rest).sort(),
+    previous: [...keptPrevious].sort(),
     profiles: outcome.profiles,
     measurement_rows: outcome.measurementRows,
     parsed_at: now,
@@ -313,7 +381,7 @@ async function parseOne(
   stats.parquet_files_deleted += deleted;
   stats.bytes_in += bytesIn;
   stats.bytes_out += outcome.written.reduce((a, w) => a + w.size, 0);
-  stats.quarantined += outcome.failures.length;
+  stats.quarantined += failures.length;
   log.debug("parse: float done", { float_id: ref.wmo, profiles: outcome.profiles, rows: outcome.measurementRows, files: outcome.written.length });
 }
 
@@ -342,9 +410,45 @@ async function listFloatOutputs(store: LakeStore, ref: FloatRef): Promise<string
   return keys;
 }
 
-/** A float whose raw files are all gone: its lake files, quarantine records and state go too. */
+/**
+ * The previous good versions (raw/_previous/) of the failing files that have
+ * one, by path below the float folder.
+ */
+async function previousVersions(store: LakeStore, ref: FloatRef, failing: readonly string[]): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const rest of failing) {
+    const bytes = await store.get(previousKey(ref.dac, ref.wmo, rest));
+    if (bytes) out.set(rest, bytes);
+  }
+  return out;
+}
+
+/**
+ * A float must live under exactly one DAC. One whose raw files sit under two
+ * is an error for that float (named in error_details, exit 1): neither copy
+ * is parsed, its last good tables stay. A float that moved DAC has no raw
+ * files left under the old one and is not concerned.
+ */
+function refuseFloatsUnderTwoDacs(floats: FloatRef[], stats: ParseStats, log: Logger): FloatRef[] {
+  const dacs = new Map<string, string[]>();
+  for (const f of floats) if (f.raw.size > 0) dacs.set(f.wmo, [...(dacs.get(f.wmo) ?? []), f.dac]);
+  return floats.filter((f) => {
+    const under = dacs.get(f.wmo) ?? [];
+    if (under.length < 2) return true;
+    if (f.dac === under[0]) {
+      const message = `float ${f.wmo} has raw files under ${under.length} DACs (${under.join(", ")}): expected one; its last good tables stay`;
+      stats.errors++;
+      stats.error_details.push({ float_id: f.wmo, dac: under.join(","), stage: "parse", message });
+      log.error("parse: float refused", { float_id: f.wmo, error: message });
+    }
+    return false;
+  });
+}
+
+/** A float whose raw files are all gone: its lake files, quarantine records, previous versions and state go too. */
 async function removeFloat(store: LakeStore, ref: FloatRef, state: ParseState, stats: ParseStats, log: Logger): Promise<void> {
   for (const key of state.outputs) await store.delete(key);
+  for (const o of await store.list(previousFloatPrefix(ref.dac, ref.wmo))) await store.delete(o.key);
   await clearQuarantine(store, ref.dac, ref.wmo, new Set());
   await store.delete(stateKey(ref.dac, ref.wmo));
   stats.floats_removed++;

@@ -29,8 +29,16 @@ export const ParseStateSchema = z.object({
   inputs: z.record(z.string(), ParsedInputSchema),
   /** Lake keys of the Parquet files written for the float. */
   outputs: z.array(z.string()),
+  /** Their sizes in bytes, so a skip decision can tell a lost or damaged file from an intact one. */
+  output_sizes: z.record(z.string(), z.number().int().nonnegative()).default({}),
   /** Inputs that failed to parse (their quarantine records exist). */
   quarantined: z.array(z.string()),
+  /**
+   * Quarantined inputs whose previous good version (raw/_previous/) was parsed
+   * in their place; `inputs` names that version. While any is listed, the
+   * float is parsed again on every run, so a good new version is taken up.
+   */
+  previous: z.array(z.string()).default([]),
   profiles: z.number().int().nonnegative(),
   measurement_rows: z.number().int().nonnegative(),
   parsed_at: z.string(),
@@ -49,6 +57,20 @@ export async function readState(store: LakeStore, dac: string, wmo: string): Pro
 /** Writes a float's parse state whole. */
 export async function writeState(store: LakeStore, state: ParseState): Promise<void> {
   await store.put(stateKey(state.dac, state.wmo), new TextEncoder().encode(JSON.stringify(state, null, 1)));
+}
+
+/**
+ * Null when every output the state names is in `listed` (key to size) with
+ * the size it was written with; otherwise the first key that is missing or
+ * differs, so the float is parsed again and the file rebuilt.
+ */
+export function damagedOutput(state: ParseState, listed: ReadonlyMap<string, number>): string | null {
+  for (const key of state.outputs) {
+    const size = listed.get(key);
+    const want = state.output_sizes[key];
+    if (size === undefined || (want !== undefined && size !== want)) return key;
+  }
+  return null;
 }
 
 /** True when the inputs are the same files with the same content. */
