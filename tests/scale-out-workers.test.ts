@@ -21,6 +21,8 @@ import { diffSnapshots, dumpLake, dumpPostgresRows, dumpRedisPrefix, hiddenFiles
 import { compareLakeRows, makeTargets, runSingle, runWorkers, type RunWorkersOptions, type Targets, type WorkerOutcome } from "./support/scale-out.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 import { readManifest as readFixtureManifest } from "./support/fixtures.ts";
+import { INDEX_FILES } from "./support/https-server.ts";
+import { jsonLines } from "./support/jobs.ts";
 
 const WORKERS = 4;
 /** Run records, locks and the index copies' sidecars' fetch times differ by run; everything else must not. */
@@ -78,6 +80,23 @@ async function scenario(name: string, lake: "local" | "s3", opts: RunWorkersOpti
   }
   expect(await visibleTempKeys(t.store)).toEqual([]);
   if (lake === "local" && !opts.kill) expect(hiddenFiles(t.lakeUrl)).toEqual([]);
+  if (!opts.kill) expectIndexFetchedOnce(outcomes);
+}
+
+/** Across the workers, each index file was downloaded by one of them; the others were told it had not changed. */
+function expectIndexFetchedOnce(outcomes: WorkerOutcome[]): void {
+  const lines = outcomes.flatMap((o) => jsonLines(o.result.stderr));
+  const count = (msg: string) => {
+    const by: Record<string, number> = {};
+    for (const l of lines) if (l.msg === msg) by[String(l.index)] = (by[String(l.index)] ?? 0) + 1;
+    return by;
+  };
+  const fetched = count("index fetched");
+  expect(Object.keys(fetched).sort()).toEqual([...INDEX_FILES].sort());
+  for (const name of INDEX_FILES) {
+    expect(fetched[name], `${name} downloads`).toBe(1);
+    expect(count("index not modified: using the cached copy")[name], `${name} 304s`).toBe(WORKERS - 1);
+  }
 }
 
 function checkOutcomes(outcomes: WorkerOutcome[], opts: RunWorkersOptions): void {

@@ -214,3 +214,52 @@ export async function recordJobRunAt(url: string, run: JobRun): Promise<void> {
 function bigintSafe(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? Number(value) : value;
 }
+
+/** Options of {@link withAdvisoryLock}. */
+export interface AdvisoryLockOptions {
+  /** Longest wait for another holder before running unlocked (ms); 15 minutes by default. */
+  maxWaitMs?: number;
+  /** Stops waiting (the work then runs and sees the signal itself). */
+  signal?: AbortSignal;
+  /** Told why the work runs without the lock (Postgres unreachable, waited too long, stopping). */
+  onUnlocked?: (reason: string) => void;
+}
+
+/**
+ * Runs `work` while holding the session advisory lock
+ * `hashtextextended('argo-lake:<name>', 0)` on a connection of its own,
+ * waiting while another process holds it. For work that is correct run
+ * twice at once but wasteful (shard workers fetching the same index): when
+ * Postgres cannot be reached, or the holder keeps the lock past `maxWaitMs`,
+ * the work runs anyway and `onUnlocked` says why. A holder that dies frees
+ * the lock with its connection.
+ */
+export async function withAdvisoryLock<T>(url: string, name: string, work: () => Promise<T>, opts: AdvisoryLockOptions = {}): Promise<T> {
+  const key = `argo-lake:${name}`;
+  let client: PgClient | null = null;
+  try {
+    client = await connectPostgres(url, { connectTimeoutMs: 5_000 });
+    const deadline = Date.now() + (opts.maxWaitMs ?? 15 * 60_000);
+    for (;;) {
+      const got = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [key])).rows[0]?.ok;
+      if (got) break;
+      if (opts.signal?.aborted || Date.now() > deadline) {
+        opts.onUnlocked?.(opts.signal?.aborted ? "stopping" : `lock ${key} still held after ${opts.maxWaitMs ?? 900_000} ms`);
+        await client.end().catch(() => {});
+        client = null;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (err) {
+    opts.onUnlocked?.(`cannot take lock ${key}: ${(err as Error).message}`);
+    await client?.end().catch(() => {});
+    client = null;
+  }
+  try {
+    return await work();
+  } finally {
+    // Ending the session frees the lock.
+    await client?.end().catch(() => {});
+  }
+}

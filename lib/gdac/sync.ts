@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { isWmo } from "../argo/ids.ts";
 import type { Config } from "../config.ts";
+import { withAdvisoryLock } from "../db/postgres.ts";
 import { ConfigError, LakeError, SyncError } from "../errors.ts";
 import { AbortedError, type Conditional } from "../http.ts";
 import { keepPrevious } from "../lake/previous.ts";
@@ -215,7 +216,14 @@ class SyncRun {
     const retriesBefore = this.source.retries();
     this.log.info("sync started", { source: this.source.description, lake: this.store.description, incremental: this.incremental });
     this.progress();
-    const plan = await this.plan(ids);
+    // With Postgres, the workers of one lake plan one at a time: the first fetches a changed index and
+    // keeps it, the others then get 304 for the copy it kept (one download per cycle, not one per shard).
+    const plan = this.config.DATABASE_URL
+      ? await withAdvisoryLock(this.config.DATABASE_URL, `index:${this.store.description}`, () => this.plan(ids), {
+        signal: this.signal,
+        onUnlocked: (reason) => this.log.warn("planning without the index lock", { reason }),
+      })
+      : await this.plan(ids);
     this.phase = "files";
     this.stats.total_floats = plan.floats.length;
     const extras = this.config.SYNC_FILES;
