@@ -105,9 +105,9 @@ async function finish(h: JobHandle, label: string): Promise<{ result: JobResult;
   return { result, record };
 }
 
-/** Runs the single-process reference: one `schedule --once` over every float. */
-export async function runSingle(t: Targets): Promise<{ result: JobResult; record: RunRecord }> {
-  return await finish(startWorker(t, null), "single-process run");
+/** Runs the single-process reference: one `schedule --once` over every float (`extra` settings on top of the targets'). */
+export async function runSingle(t: Targets, extra: Record<string, string> = {}): Promise<{ result: JobResult; record: RunRecord }> {
+  return await finish(startWorker(t, null, extra), "single-process run");
 }
 
 export interface RunWorkersOptions {
