@@ -44,7 +44,7 @@ export const OPTION_HELP = {
 } as const;
 
 /** Flags every job understands; config variables are also settable as --kebab-case flags. */
-const commonFlags: Record<string, FlagSpec> = {
+export const commonFlags: Record<string, FlagSpec> = {
   help: { type: "boolean" },
   json: { type: "boolean" },
   "dotenv": { type: "string" },
