@@ -28,6 +28,7 @@ import { withAdvisoryLock } from "../db/postgres.ts";
 import { ConfigError, LakeError, SyncError } from "../errors.ts";
 import { AbortedError, type Conditional } from "../http.ts";
 import { keepPrevious } from "../lake/previous.ts";
+import { REMOVAL_SHARE_FLOOR } from "../removal-guard.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { cachedIndex, fetchIndex, type IndexCopy, indexChunks, keepIndex } from "./index-cache.ts";
@@ -109,8 +110,6 @@ export interface SyncOptions {
 export const MAX_ERROR_DETAILS = 1000;
 /** A float's manifest is written after this many changes, and when the float is done. */
 const MANIFEST_GROUP = 8;
-/** The share rule of the removal guard counts from this many files up: a small run withdrawing a file or two is not stopped. */
-export const REMOVAL_SHARE_FLOOR = 10;
 /** Floats whose manifest and raw listing are read ahead of the one being fetched. */
 const LOOKAHEAD = 4;
 const INDEX_KINDS: IndexKind[] = ["core", "bio", "synthetic", "meta"];
