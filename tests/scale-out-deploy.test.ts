@@ -33,27 +33,36 @@ function podTemplate(o: K8sObject): PodTemplate {
   return o.kind === "CronJob" ? (o as unknown as ICronJob).spec!.jobTemplate.spec!.template : (o as unknown as IDeployment).spec!.template;
 }
 
+/** Whether an object runs pods (the others, e.g. a ServiceAccount, have no containers to check). */
+const isWorkload = (o: K8sObject) => o.kind === "CronJob" || o.kind === "Deployment";
+
 /** The containers of a workload object's pods. */
 const containersOf = (o: K8sObject) => podTemplate(o).spec!.containers;
 
 const manifests = readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f)).sort();
 
 describe("deploy/kubernetes", () => {
-  it("has the sharded CronJob and the scheduler Deployment", () => {
-    const kinds = manifests.flatMap((f) => readManifest(join(k8sDir, f)).map((o) => o.kind)).sort();
-    expect(kinds).toEqual(["CronJob", "Deployment"]);
+  const all = manifests.flatMap((f) => readManifest(join(k8sDir, f)));
+
+  it("has the sharded CronJob, the scheduler Deployment and the service account both run as", () => {
+    expect(all.map((o) => o.kind).sort()).toEqual(["CronJob", "Deployment", "ServiceAccount"]);
+    const accounts = all.filter((o) => o.kind === "ServiceAccount").map((o) => (o.metadata as { name: string }).name);
+    for (const o of all.filter(isWorkload)) expect(accounts).toContain(podTemplate(o).spec!.serviceAccountName);
   });
 
   for (const file of manifests) {
     describe(file, () => {
       const objects = readManifest(join(k8sDir, file));
+      const workloads = objects.filter(isWorkload);
 
       it("validates against the Kubernetes schemas", () => {
         for (const o of objects) expect(validateK8s(o), `${o.kind} ${(o.metadata as { name: string }).name}`).toEqual([]);
       });
 
+      if (workloads.length === 0) return;
+
       it("requests resources, probes /healthz and exposes /metrics on METRICS_PORT for Prometheus", () => {
-        for (const o of objects) {
+        for (const o of workloads) {
           const pod = podTemplate(o);
           for (const c of containersOf(o)) {
             expect(c.resources?.requests?.cpu, `${c.name} cpu request`).toBeTruthy();
@@ -76,7 +85,7 @@ describe("deploy/kubernetes", () => {
       });
 
       it("takes credentials from a Kubernetes Secret and gives the jobs only settings they accept", () => {
-        for (const o of objects) {
+        for (const o of workloads) {
           for (const c of containersOf(o)) {
             const env = c.env ?? [];
             for (const name of ["DATABASE_URL", "REDIS_URL"]) {
@@ -97,7 +106,7 @@ describe("deploy/kubernetes", () => {
   }
 
   it("runs one shard per Indexed Job pod, as many shards as pods, each exiting cleanly within its grace period", () => {
-    const job = manifests.flatMap((f) => readManifest(join(k8sDir, f))).find((o) => o.kind === "CronJob")!;
+    const job = all.find((o) => o.kind === "CronJob")!;
     const spec = (job as unknown as ICronJob).spec!.jobTemplate.spec!;
     const pod = podTemplate(job);
     const c = containersOf(job)[0];

@@ -18,6 +18,7 @@ import { NormalizedSchema } from "@smithy/core/schema";
 import { AssignPublicIp, JobDefinitionType, PlatformCapability, ResourceType } from "@aws-sdk/client-batch";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { parseAllDocuments } from "yaml";
 
 /** One Kubernetes object of a manifest file. */
@@ -27,6 +28,7 @@ export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: st
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   "batch/v1/CronJob": CronJob,
   "apps/v1/Deployment": Deployment,
+  "v1/ServiceAccount": ServiceAccount,
 };
 
 /** Every document of a YAML manifest file; a YAML syntax error is thrown with the file name. */
