@@ -7,6 +7,7 @@
  * down the limit is not enforced rather than failing endpoints that do not
  * need Redis), and errors leave as {"error", "detail"}.
  */
+import { createHash } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { etag } from "hono/etag";
@@ -35,14 +36,15 @@ const contentTypes = {
   html: "text/html; charset=utf-8",
 } as const;
 
+/** A strong ETag: the SHA-1 of the body (as Hono's etag middleware makes it, without re-reading the body as a stream). */
+const etagOf = (body: string | Uint8Array) => `"${createHash("sha1").update(body).digest("hex")}"`;
+
 function toResponse(a: Answer, cacheControl: string): Response {
   const headers: Record<string, string> = { "content-type": contentTypes[a.kind], "cache-control": cacheControl };
-  if (a.kind === "json") {
-    if (a.retryAfter !== undefined) headers["retry-after"] = String(a.retryAfter);
-    return new Response(JSON.stringify(a.body), { status: a.status ?? 200, headers });
-  }
-  if (a.kind === "png") return new Response(a.bytes as Uint8Array<ArrayBuffer>, { headers });
-  return new Response(a.text, { headers });
+  const body = a.kind === "json" ? JSON.stringify(a.body) : a.kind === "png" ? a.bytes : a.text;
+  headers.etag = etagOf(body);
+  if (a.kind === "json" && a.retryAfter !== undefined) headers["retry-after"] = String(a.retryAfter);
+  return new Response(body as string | Uint8Array<ArrayBuffer>, { status: a.kind === "json" ? a.status ?? 200 : 200, headers });
 }
 
 /** Builds the API over its backends. `log` hears about unexpected errors (with the request path). */
@@ -59,6 +61,7 @@ export function createApp(backends: Backends, log?: Logger): Hono {
     exposeHeaders: ["ETag", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
     maxAge: 86_400,
   }));
+  // 304 for a matching If-None-Match; the routes set the ETag themselves (from the body they already hold).
   app.use("*", etag());
 
   app.onError((err, c) => {
@@ -96,9 +99,11 @@ export function createApp(backends: Backends, log?: Logger): Hono {
   }
 
   const doc = JSON.stringify(openApiDocument(ROUTES, API_VERSION));
+  const docTag = etagOf(doc);
   app.get(OPENAPI_PATH, (c) => {
     c.header("cache-control", "public, max-age=3600");
     c.header("content-type", "application/json; charset=utf-8");
+    c.header("etag", docTag);
     return c.body(doc);
   });
   return app;

@@ -31,6 +31,8 @@ export function serveRedis(url: string): Redis {
   const redis = new Redis(url, {
     lazyConnect: false,
     enableOfflineQueue: false,
+    // Commands of concurrent requests issued in the same tick go out in one write.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     commandTimeout: REDIS_COMMAND_MS,

@@ -23,7 +23,12 @@ const fieldKinds: Record<string, Kind> = Object.fromEntries(
   }),
 );
 
-/** The summary a float hash holds, typed (the inverse of floatHash); null for an empty hash. */
+/**
+ * The summary a float hash holds, typed (the inverse of floatHash); null for
+ * an empty hash. The hash was written from a FloatRow checked by zod at the
+ * load, so fields are converted by their kind here without checking them
+ * again on every read (this is the API's hottest path).
+ */
 export function summaryFromHash(h: Record<string, string>): FloatSummary | null {
   if (!h.float_id) return null;
   const out: Record<string, unknown> = {};
@@ -31,8 +36,8 @@ export function summaryFromHash(h: Record<string, string>): FloatSummary | null 
     const v = h[k];
     out[k] = v === undefined ? null : kind === "number" ? Number(v) : kind === "array" ? (v === "" ? [] : v.split(",")) : v;
   }
-  const row = FloatRowSchema.parse({ ...out, meta: h.meta ?? "{}" });
-  return { ...row, meta: JSON.parse(row.meta) as Record<string, unknown> };
+  out.meta = JSON.parse(h.meta ?? "{}");
+  return out as FloatSummary;
 }
 
 /** One float's summary, or null when the hot layer does not hold it. */
