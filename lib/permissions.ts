@@ -11,7 +11,7 @@
  * - env, and sys for the host name (run records, lock owners), the CPU count
  *   and the system CA store (TLS);
  * - ffi only for jobs that load DuckDB (every job but sync), limited to
- *   DuckDB's native binding. Note that native code loaded through FFI is not
+ *   DuckDB's native binding (and resvg's, for serve and plot, which render PNGs). Note that native code loaded through FFI is not
  *   bound by Deno's permissions: the boundary holds for the JavaScript side.
  *
  * jobs/deno.ts is the launcher that turns these into a `deno run` line.
@@ -25,6 +25,8 @@ import { parseS3Url } from "./s3.ts";
 
 /** Jobs that never load DuckDB (so get no FFI at all). */
 const WITHOUT_FFI = new Set(["sync"]);
+/** Jobs that render PNGs (resvg, a native module). */
+const PNG_JOBS = new Set(["serve", "plot"]);
 
 /** The AWS Open Data copy of the GDAC (its region, as in lib/gdac/sources.ts). */
 const OPEN_DATA = { bucket: "argo-gdac-sandbox", region: "eu-west-3" };
@@ -100,7 +102,10 @@ export function denoPermissions({ job, config, envFile, outputs = [] }: Permissi
     "--allow-sys",
   ];
   if (net.size > 0) flags.push(`--allow-net=${[...net].join(",")}`);
-  if (!WITHOUT_FFI.has(job)) flags.push(`--allow-ffi=${resolve(repoRoot, "node_modules", "@duckdb")}`);
+  const ffi = WITHOUT_FFI.has(job) ? [] : [resolve(repoRoot, "node_modules", "@duckdb")];
+  // The plots' PNGs come from resvg's Node-API module.
+  if (PNG_JOBS.has(job)) ffi.push(resolve(repoRoot, "node_modules", "@resvg"));
+  if (ffi.length) flags.push(`--allow-ffi=${ffi.join(",")}`);
   return flags;
 }
 
