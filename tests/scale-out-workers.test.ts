@@ -113,6 +113,7 @@ function checkOutcomes(outcomes: WorkerOutcome[], opts: RunWorkersOptions): void
   expect(synced.map(Number).every((n) => n > 0)).toBe(true);
   expect(synced.map(Number).reduce((a, b) => a + b, 0)).toBe(fixtureFloats.length);
   if (opts.kill) expect(outcomes.find((o) => o.shard === opts.kill!.shard)!.killed).toBeTruthy();
+  for (const o of outcomes) expect(o.record.runtime).toBe(opts.deno?.includes(o.shard) ? "deno" : "node");
 }
 
 describe.each(["s3", "local"] as const)("4 shard workers at once on a %s lake, one Postgres and one Redis", (lake) => {
@@ -120,10 +121,12 @@ describe.each(["s3", "local"] as const)("4 shard workers at once on a %s lake, o
     await scenario(`${lake}-together`, lake, {});
   }, 240_000);
 
-  it("started in another order, one killed in the middle of a stage and started again: the same result", async () => {
+  it("started in another order (one under Deno), one killed in the middle of a stage and started again: the same result", async () => {
     await scenario(`${lake}-killed`, lake, {
       order: [3, 1, 0, 2],
       staggerMs: 300,
+      // One source, two runtimes: shard 2 runs under Deno beside the others under Node.
+      deno: [2],
       // Kill shard 1 inside its parse on S3 and inside its load on the local lake.
       kill: lake === "s3"
         ? { shard: 1, marker: /"msg":"parse: floats found"/, afterMs: 150 }

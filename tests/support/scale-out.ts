@@ -14,7 +14,7 @@ import { openLake } from "../../lib/lake/open.ts";
 import type { LakeStore } from "../../lib/lake/store.ts";
 import { type RunRecord, RunRecordSchema } from "../../lib/schedule/runs.ts";
 import { fixturesDir, type TempDir, tempDir } from "./fixtures.ts";
-import { type JobHandle, type JobResult, spawnJobProcess } from "./jobs.ts";
+import { type JobHandle, type JobResult, type Runtime, spawnJobProcess } from "./jobs.ts";
 import { createTestDatabase, type TestDatabase } from "./postgres.ts";
 import { type TestRedis, testRedis } from "./redis.ts";
 import type { TestS3 } from "./s3.ts";
@@ -91,10 +91,15 @@ export interface WorkerOutcome {
   killed?: { marker: string; afterMs: number };
 }
 
-/** Starts one `schedule --once` worker (a shard, or all floats with `shard` null). */
-export function startWorker(t: Targets, shard: { index: number; count: number } | null, extra: Record<string, string> = {}): JobHandle {
+/** Starts one `schedule --once` worker (a shard, or all floats with `shard` null), under Node unless told. */
+export function startWorker(
+  t: Targets,
+  shard: { index: number; count: number } | null,
+  extra: Record<string, string> = {},
+  runtime: Runtime = "node",
+): JobHandle {
   const args = ["--once", "--json", ...(shard ? ["--shard", `${shard.index}/${shard.count}`] : [])];
-  return spawnJobProcess("schedule", args, { env: { ...t.env, ...extra }, timeoutMs: 240_000 });
+  return spawnJobProcess("schedule", args, { env: { ...t.env, ...extra }, timeoutMs: 240_000, runtime });
 }
 
 /** Waits for a worker and reads its run record from stdout (the job prints it with --json). */
@@ -117,6 +122,8 @@ export interface RunWorkersOptions {
   staggerMs?: number;
   /** SIGKILL this shard's process `afterMs` after `marker` appears on its stderr, then start it again at once. */
   kill?: { shard: number; marker: RegExp; afterMs: number };
+  /** Shards that run under Deno (the others under Node). */
+  deno?: number[];
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -129,7 +136,8 @@ export async function runWorkers(t: Targets, count: number, opts: RunWorkersOpti
     if (n > 0 && opts.staggerMs) await sleep(opts.staggerMs);
     const shard = { index, count };
     const label = `shard ${index}/${count}`;
-    const first = startWorker(t, shard);
+    const runtime: Runtime = opts.deno?.includes(index) ? "deno" : "node";
+    const first = startWorker(t, shard, {}, runtime);
     const kill = opts.kill?.shard === index ? opts.kill : null;
     runs.push((async () => {
       if (!kill) return { shard: index, ...(await finish(first, label)) };
@@ -140,7 +148,7 @@ export async function runWorkers(t: Targets, count: number, opts: RunWorkersOpti
       if (killedRun.signal !== "SIGKILL") {
         throw new Error(`${label} ended (${killedRun.code}) before it could be killed at ${kill.marker} + ${kill.afterMs} ms`);
       }
-      const again = await finish(startWorker(t, shard), `${label} (restarted)`);
+      const again = await finish(startWorker(t, shard, {}, runtime), `${label} (restarted)`);
       return { shard: index, ...again, killed: { marker: String(kill.marker), afterMs: kill.afterMs } };
     })());
   }
