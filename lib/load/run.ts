@@ -254,7 +254,9 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
   }
 
   /** Records a float the lake's data does not allow to load; the targets keep what they hold of it. */
-  function refuseFloat(id: string, message: string): void {
+  function refuseFloat(id: string, why: string): void {
+    // One line, whatever the reason quoted (DuckDB's errors point at SQL over several lines).
+    const message = why.replace(/\s*\n\s*/g, " ");
     stats.floats_failed++;
     stats.errors.push({ float_id: id, error: message });
     llog.error("float refused", { float_id: id, error: message });

@@ -11,13 +11,13 @@
  * snapshot (`expectSame` with the keys the input may legitimately change).
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { expect } from "vitest";
 import { LocalLakeStore } from "../../lib/lake/local.ts";
 import { diffSnapshots, type PipelineSnapshot, snapshot } from "./compare.ts";
 import { fixturesDir, type TempDir, tempDir } from "./fixtures.ts";
-import { type JobResult, runJobProcess } from "./jobs.ts";
+import { type JobResult, jsonLines, runJobProcess } from "./jobs.ts";
 import { createTestDatabase, type TestDatabase } from "./postgres.ts";
 import { type TestRedis, testRedis } from "./redis.ts";
 
@@ -54,6 +54,8 @@ export interface Bed {
   snap(): Promise<PipelineSnapshot>;
   /** Writes a file into the mirror at its GDAC path (below dac/) and lists it in the index with this date_update. */
   putFile(gdacPath: string, bytes: Uint8Array, dateUpdate: string): Promise<void>;
+  /** Takes a file out of the mirror and its index (a GDAC withdrawal). */
+  removeFile(gdacPath: string): Promise<void>;
   /** The bytes of a fixture file, by GDAC path below dac/. */
   fixture(gdacPath: string): Uint8Array;
   close(): Promise<void>;
@@ -148,6 +150,11 @@ export async function makeBed(name: string): Promise<Bed> {
       }
       await writeFile(index, lines.join("\n"));
     },
+    async removeFile(gdacPath) {
+      await rm(join(mirror, "dac", gdacPath));
+      const index = join(mirror, indexOf(gdacPath));
+      await writeFile(index, readFileSync(index, "utf8").split("\n").filter((l) => !l.startsWith(`${gdacPath},`)).join("\n"));
+    },
     fixture: (gdacPath) => new Uint8Array(readFileSync(join(fixturesDir, "dac", gdacPath))),
     async close() {
       await redis.cleanup();
@@ -158,10 +165,15 @@ export async function makeBed(name: string): Promise<Bed> {
   return bed;
 }
 
-/** The JSON stats a job printed with --json. */
+/**
+ * The JSON stats a job printed with --json, or, when it failed with its stats
+ * in the error (the load), those from its error log line.
+ */
 export function statsOf(r: JobResult): Record<string, unknown> {
   const start = r.stdout.indexOf("{");
-  return start < 0 ? {} : JSON.parse(r.stdout.slice(start)) as Record<string, unknown>;
+  if (start >= 0) return JSON.parse(r.stdout.slice(start)) as Record<string, unknown>;
+  const failed = jsonLines(r.stderr).findLast((l) => l.level === "error" && l.stats && typeof l.stats === "object");
+  return (failed?.stats as Record<string, unknown>) ?? {};
 }
 
 /**
