@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DuckSession } from "../lib/duckdb.ts";
+import { trajectorySvg } from "../lib/plot/trajectory.ts";
 import { duckRows, lakeSession } from "./load-dump.ts";
 import { runJobProcess } from "./support/jobs.ts";
 import { type ServeBed, serveBed } from "./serve-support.ts";
@@ -72,6 +73,17 @@ describe("trajectory", () => {
     const maxX = Math.max(...xs.map((m) => Number(m[2])));
     expect(xs.find((m) => Number(m[1]) === pos[0]!.cycle_number)![2]).toBe(String(maxX));
   });
+});
+
+test("a float that crosses the antimeridian is drawn across it, east to the right, on a map centred there", () => {
+  const at = (cycle: number, lon: number) => ({ cycle_number: cycle, direction: "A", time_ms: Date.UTC(2020, 0, cycle), latitude: -17.5, longitude: lon, position_qc: 1 });
+  const text = trajectorySvg("5901234", [at(1, 178), at(2, 179.5), at(3, -179.5), at(4, -178)]);
+  const xs = all(text, /<circle class="position" data-cycle="(\d+)" data-direction="\w" cx="([\d.]+)"/g).map((m) => Number(m[2]));
+  expect(xs.length).toBe(4);
+  expect([...xs].sort((a, b) => a - b)).toEqual(xs);
+  expect(xs[3]! - xs[0]!).toBeLessThan(400); // 4 degrees apart, not 356
+  expect(text).toMatch(/>180°</);
+  expect(text).toContain('<path class="land" d="M'); // Fiji
 });
 
 describe("profiles", () => {

@@ -8,7 +8,7 @@ import { scaleLinear, scaleUtc } from "d3-scale";
 import { interpolateViridis } from "d3-scale-chromatic";
 import type { Position } from "./data.ts";
 import { axis, type Box, colourBar, document, emptyPlot, esc, HEIGHT, isoDay, n, WIDTH } from "./svg.ts";
-import { land } from "./world.ts";
+import { landWithin } from "./world.ts";
 
 /** "170°E", "10°W", "0°" */
 export function lonLabel(v: number): string {
@@ -73,7 +73,8 @@ export function trajectorySvg(wmo: string, positions: Position[]): string {
   const colour = (t: number) => interpolateViridis(t1 === t0 ? 1 : (t - t0) / (t1 - t0));
 
   const pts = positions.map((p) => projection([p.longitude, p.latitude])!);
-  const landPath = geoPath(projection)(land("50m")) ?? "";
+  // A degree of margin: a polygon whose box misses the window by less still has its outline drawn to the edge.
+  const landPath = geoPath(projection)(landWithin("50m", left - 1, latB! - 1, left + lonWidth + 1, latT! + 1)) ?? "";
   const track = pts.map(([x, y], i) => `${i ? "L" : "M"}${n(x)},${n(y)}`).join("");
   const marks = positions.map((p, i) => {
     const [x, y] = pts[i]!;
