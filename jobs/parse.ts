@@ -40,7 +40,8 @@ ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
 Exit codes: 0 done (quarantined files do not fail the run); 1 a float could
-not be parsed or written (see error_details); 2 bad arguments or settings.
+not be parsed or written or was refused (see error_details), or the lake is
+missing or the removal guard stopped the run; 2 bad arguments or settings.
 `;
 
 await runJob({

@@ -53,7 +53,7 @@ export function describeRedis(url: string): string {
  * Connects to Redis, failing fast: a bounded connect time, a few
  * reconnection attempts, and a bound on each command, so a server that
  * stops answering (connection open, nothing back) fails the load instead of
- * holding it for ever. One float's MULTI is small: seconds are plenty.
+ * holding it for ever. One float's update is small: seconds are plenty.
  */
 export async function connectRedis(url: string, opts: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {}): Promise<Redis> {
   const redis = new Redis(url, {

@@ -5,11 +5,15 @@
  * valid deployment.
  *
  * Floats are read from the lake a batch (BATCH_SIZE) at a time and written
- * one float per Postgres transaction and per Redis MULTI; after each batch
+ * one float per Postgres transaction and per Redis script; after each batch
  * the climatology cells its floats changed are recomputed, once. A float
  * that the targets hold but the lake no longer does is removed from them:
  * with explicit float ids, any of those not in the lake; on a full load,
- * every float of the selected DACs and shard that is not in the lake.
+ * every float of the selected DACs and shard that is not in the lake; but
+ * never from a lake path that does not exist, and never more than the
+ * removal guard allows (lib/removal-guard.ts). A float whose lake rows are
+ * defective (two rows for one profile, an unreadable file, files under two
+ * DACs) is refused alone: the targets keep its last good rows.
  */
 import { z } from "zod";
 import type { Redis } from "ioredis";

@@ -11,7 +11,11 @@
  * MAX_WORKERS > 1), its Parquet files replace the old ones whole and
  * atomically, files in partitions it no longer has are removed, quarantine
  * records are written or cleared, and its parse state is saved last, so an
- * interrupted run parses the float again next time. Floats go in batches of
+ * interrupted run parses the float again next time. A skip also requires every
+ * output the state names to be listed with its size; a file that fails is
+ * replaced by its previous good version (raw/_previous/) when there is one;
+ * a float refused as a whole (two files for one cycle, two DACs) keeps its
+ * last good tables; removals pass the removal guard first. Floats go in batches of
  * BATCH_SIZE, the floats of a batch in parallel.
  */
 import { createHash } from "node:crypto";
