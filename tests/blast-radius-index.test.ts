@@ -172,7 +172,7 @@ describe("rows and floats the index gets wrong stop at themselves", () => {
     expect(without(await rawByFloat(synced))).toEqual(without(clean));
   });
 
-  test("index fields out of range: a date_update after tomorrow and a mis-written cycle are refused, a latitude of 95.5 and a date in 1850 are set to empty; all with reasons", async () => {
+  test("index fields out of range: a date_update after tomorrow and a mis-written cycle are refused, a latitude of 95.5 and a date in 1850 are set to empty (a window and a box are asked for); all with reasons", async () => {
     const m = await mirror();
     const lines = (await fixtureIndex(PROF)).split("\n");
     const edit = (file: string, f: (cells: string[]) => void) => {
@@ -183,11 +183,13 @@ describe("rows and floats the index gets wrong stop at themselves", () => {
     };
     edit("aoml/13857/profiles/R13857_003.nc", (c) => (c[7] = "20990101000000"));
     edit("aoml/13857/profiles/R13857_090.nc", (c) => (c[0] = "aoml/13857/profiles/R13857_0090.nc"));
-    edit("aoml/13857/profiles/R13857_002.nc", (c) => (c[2] = "95.5"));
-    edit("aoml/13857/profiles/R13857_001.nc", (c) => (c[1] = "18500101000000"));
+    // On another float, which other rows keep in the window and the box: those files still land.
+    edit("aoml/5906072/profiles/D5906072_001.nc", (c) => (c[2] = "95.5"));
+    edit("aoml/5906072/profiles/D5906072_002.nc", (c) => (c[1] = "18500101000000"));
     await m.write(PROF, lines.join("\n"));
     const dir = await lake("ranges");
-    const r = await runSync(m.srv, dir);
+    // A time window and a box that take every float: the index's dates and positions are then read (and checked).
+    const r = await runSync(m.srv, dir, { SYNC_DATE_FROM: "1990-01-01", SYNC_BBOX: "-180,180,-90,90" });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.stats).toMatchObject({ index_rows_refused: 2, index_values_nulled: 2, errors: 0 });
     const warns = r.stderr.split("\n").filter((l) => /index row refused"|index value out of range/.test(l)).map((l) => JSON.parse(l).reason);

@@ -124,10 +124,16 @@ export function latestIndexDate(now: number = Date.now()): number {
 /** Whether a YYYYMMDDHHMISS number is a real UTC time in [ARGO_ERA_START, max]. */
 export function indexTimeOk(v: number, max: number): boolean {
   if (!(v >= ARGO_ERA_START && v <= max)) return false;
-  const y = Math.floor(v / 1e10), mo = Math.floor(v / 1e8) % 100, d = Math.floor(v / 1e6) % 100;
-  const h = Math.floor(v / 1e4) % 100, mi = Math.floor(v / 100) % 100, s = v % 100;
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= new Date(Date.UTC(y, mo, 0)).getUTCDate() && h < 24 && mi < 60 && s < 60;
+  // Two exact halves, then small-integer arithmetic (this runs for every row).
+  const ymd = Math.floor(v / 1e6), hms = v - ymd * 1e6;
+  const y = (ymd / 10000) | 0, mo = ((ymd / 100) | 0) % 100, d = ymd % 100;
+  const h = (hms / 10000) | 0, mi = ((hms / 100) | 0) % 100, s = hms % 100;
+  if (mo < 1 || mo > 12 || d < 1 || h >= 24 || mi >= 60 || s >= 60) return false;
+  // No Date per row (two per row of 3.3 million): the month's length by the Gregorian rule.
+  return d <= (mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS_IN_MONTH[mo - 1]);
 }
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const NL = 10, CR = 13, COMMA = 44, HASH = 35, SLASH = 47, DOT = 46, MINUS = 45, PLUS = 43, UNDERSCORE = 95;
 const C_R = 82, C_D = 68, C_B = 66, C_S = 83, C_N = 110, C_C = 99;
@@ -513,12 +519,12 @@ export class IndexReader<H> {
     const latStart = ++i;
     i = decimalEnd(buf, i, limit);
     if (i < 0) return -1;
-    const lat = decimalValue(buf, latStart, i);
+    const lat = this.opts.positions ? decimalValue(buf, latStart, i) : NaN;
     if (i >= limit || buf[i] !== COMMA) return -1;
     const lonStart = ++i;
     i = decimalEnd(buf, i, limit);
     if (i < 0) return -1;
-    const lon = decimalValue(buf, lonStart, i);
+    const lon = this.opts.positions ? decimalValue(buf, lonStart, i) : NaN;
     // ,ocean
     if (i >= limit || buf[i] !== COMMA) return -1;
     let s = ++i;
@@ -546,13 +552,17 @@ export class IndexReader<H> {
    * Stores a row's values, with a profile date or position out of range set
    * to NaN and the reason kept for nulled(): the row still names a real file,
    * only that value is unusable (a time window or a box does not match it).
+   * Date and position are read, and so checked, only when the selection uses
+   * them (a time window, a box): a value nobody reads cannot mislead the plan.
    */
   private keep(update: number, date: number, lat: number, lon: number): void {
+    if (!this.opts.dates) date = NaN;
     if (date === date && !indexTimeOk(date, this.maxDate)) {
       this.nulledReason = `date ${date} is not a time between ${ARGO_ERA_START} and the end of tomorrow (${this.maxDate}): set to empty`;
       date = NaN;
     }
-    if (!(lat >= -90 && lat <= 90) && lat === lat) {
+    if (!this.opts.positions) lat = lon = NaN;
+    else if (!(lat >= -90 && lat <= 90) && lat === lat) {
       this.nulledReason = `latitude ${lat} outside -90..90: position set to empty`;
       lat = lon = NaN;
     } else if (!(lon >= -180 && lon <= 180) && lon === lon) {
@@ -561,9 +571,9 @@ export class IndexReader<H> {
     }
     const values = this.values;
     values[ROW_UPDATE] = update;
-    values[ROW_DATE] = this.opts.dates ? date : NaN;
-    values[ROW_LAT] = this.opts.positions ? lat : NaN;
-    values[ROW_LON] = this.opts.positions ? lon : NaN;
+    values[ROW_DATE] = date;
+    values[ROW_LAT] = lat;
+    values[ROW_LON] = lon;
   }
 
   /** Refuses a line the fast path rejected, with the reason found by a slower, readable check. */
