@@ -8,22 +8,17 @@
  * a clean run. A control file with plausible values lands, so the checks do
  * not simply refuse everything new.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
-import { type Bed, expectSame, makeBed, rawSideOf, statsOf } from "./support/blast.ts";
+import { type Bed, expectSame, rawSideOf, statsOf, withCleanRun } from "./support/blast.ts";
 import { argoProfileFile, writeNetcdf3 } from "./support/netcdf3-writer.ts";
 
 let bed: Bed;
 let clean: PipelineSnapshot;
 
-beforeAll(async () => {
-  bed = await makeBed("identity");
-  await bed.cycle();
-  clean = await bed.snap();
-}, 180_000);
-
-afterAll(async () => {
-  await bed?.close();
+withCleanRun("identity", (b, c) => {
+  bed = b;
+  clean = c;
 });
 
 /** JULD (days since 1950-01-01) of a UTC date. */

@@ -13,27 +13,20 @@
  */
 import { cp, copyFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
 import { dumpPostgresRows, dumpRedisPrefix } from "./support/compare.ts";
-import { type Bed, expectSame, makeBed, rawSideOf, statsOf } from "./support/blast.ts";
+import { type Bed, expectSame, lastLine, rawSideOf, statsOf, withCleanRun } from "./support/blast.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 import { testRedis } from "./support/redis.ts";
 
 let bed: Bed;
 let clean: PipelineSnapshot;
 
-beforeAll(async () => {
-  bed = await makeBed("isolation");
-  await bed.cycle();
-  clean = await bed.snap();
-}, 180_000);
-
-afterAll(async () => {
-  await bed?.close();
+withCleanRun("isolation", (b, c) => {
+  bed = b;
+  clean = c;
 });
-
-const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
 
 /** Runs load, expecting exit 1 naming `wmo` and `why`; the others are loaded. */
 async function loadRefuses(wmo: string, why: RegExp, extra: Record<string, string> = {}): Promise<Record<string, unknown>> {

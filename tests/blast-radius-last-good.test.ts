@@ -9,9 +9,9 @@
  * arrives, the quarantine record and the previous copy go.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
-import { type Bed, expectSame, makeBed, rawSideOf, statsOf } from "./support/blast.ts";
+import { type Bed, expectSame, rawSideOf, statsOf, withCleanRun } from "./support/blast.ts";
 
 const PATH = "aoml/13857/profiles/R13857_002.nc";
 const RAW = "raw/dac=aoml/wmo=13857/profiles/R13857_002.nc";
@@ -23,15 +23,13 @@ let bed: Bed;
 let clean: PipelineSnapshot;
 let good: Uint8Array;
 
-beforeAll(async () => {
-  bed = await makeBed("last-good");
-  await bed.cycle();
-  clean = await bed.snap();
-  good = bed.fixture(PATH);
-}, 180_000);
+withCleanRun("last-good", (b, c) => {
+  bed = b;
+  clean = c;
+});
 
-afterAll(async () => {
-  await bed?.close();
+beforeAll(() => {
+  good = bed.fixture(PATH);
 });
 
 /** Runs sync, parse and load; returns the parse stats. */

@@ -15,25 +15,17 @@
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
-import { type Bed, BED_FLOATS, expectSame, makeBed, statsOf } from "./support/blast.ts";
+import { type Bed, BED_FLOATS, expectSame, lastLine, statsOf, withCleanRun } from "./support/blast.ts";
 
 let bed: Bed;
 let clean: PipelineSnapshot;
 
-beforeAll(async () => {
-  bed = await makeBed("missing-lake");
-  await bed.cycle();
-  clean = await bed.snap();
-}, 180_000);
-
-afterAll(async () => {
-  await bed?.close();
+withCleanRun("missing-lake", (b, c) => {
+  bed = b;
+  clean = c;
 });
-
-/** The job's last stderr line (its one-line error). */
-const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
 
 describe("a lake path that does not exist", () => {
   test("load refuses it and deletes nothing from Postgres or Redis", async () => {

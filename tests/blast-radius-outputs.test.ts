@@ -8,21 +8,16 @@
  */
 import { readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
-import { type Bed, expectSame, makeBed, statsOf } from "./support/blast.ts";
+import { type Bed, expectSame, statsOf, withCleanRun } from "./support/blast.ts";
 
 let bed: Bed;
 let clean: PipelineSnapshot;
 
-beforeAll(async () => {
-  bed = await makeBed("outputs");
-  await bed.cycle();
-  clean = await bed.snap();
-}, 180_000);
-
-afterAll(async () => {
-  await bed?.close();
+withCleanRun("outputs", (b, c) => {
+  bed = b;
+  clean = c;
 });
 
 /** The first year partition's file of a float in a table. */

@@ -11,27 +11,20 @@
  */
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { PipelineSnapshot } from "./support/compare.ts";
 import { dumpRedisPrefix } from "./support/compare.ts";
-import { type Bed, BED_FLOATS, expectSame, makeBed, statsOf } from "./support/blast.ts";
+import { type Bed, BED_FLOATS, expectSame, lastLine, statsOf, withCleanRun } from "./support/blast.ts";
 
 let bed: Bed;
 let clean: PipelineSnapshot;
 
-beforeAll(async () => {
-  bed = await makeBed("redis");
-  await bed.cycle();
-  clean = await bed.snap();
-}, 180_000);
-
-afterAll(async () => {
-  await bed?.close();
+withCleanRun("redis", (b, c) => {
+  bed = b;
+  clean = c;
 });
 
 const key = (k: string) => bed.redis.prefix + k;
-const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
-
 /** Leaves a stale field in every float's summary hash. */
 async function mark(): Promise<void> {
   for (const wmo of Object.keys(BED_FLOATS)) await bed.redis.client.hset(key(`float:${wmo}`), "stale_mark", "1");

@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { LocalLakeStore } from "../../lib/lake/local.ts";
 import { diffSnapshots, type PipelineSnapshot, snapshot } from "./compare.ts";
 import { fixturesDir, type TempDir, tempDir } from "./fixtures.ts";
@@ -200,3 +200,23 @@ export function rawSideOf(wmo: string): RegExp[] {
     /^raw\/_index\//,
   ];
 }
+
+/**
+ * Registers the test file's bed: made, run clean once (sync, parse, load)
+ * and snapshotted before the tests, closed after them. `ready` receives the
+ * bed and the clean snapshot.
+ */
+export function withCleanRun(name: string, ready: (bed: Bed, clean: PipelineSnapshot) => void): void {
+  let made: Bed | undefined;
+  beforeAll(async () => {
+    made = await makeBed(name);
+    await made.cycle();
+    ready(made, await made.snap());
+  }, 180_000);
+  afterAll(async () => {
+    await made?.close();
+  });
+}
+
+/** A job's last stderr line (its one-line error). */
+export const lastLine = (s: string): string => s.trim().split("\n").at(-1) ?? "";
