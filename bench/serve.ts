@@ -39,6 +39,7 @@ import { profilesSvg } from "../lib/plot/profiles.ts";
 import { svgToPng } from "../lib/plot/render.ts";
 import { sectionSvg } from "../lib/plot/section.ts";
 import { trajectorySvg } from "../lib/plot/trajectory.ts";
+import { seededRandom } from "../tests/support/random.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
@@ -49,18 +50,6 @@ const redisUrl = process.env.BENCH_REDIS ?? "redis://127.0.0.1:6379";
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const fixtures = resolve(repo, "..", "shared", "fixtures", "gdac");
 const FIXTURE_FLOATS = ["2902269", "5900865", "6903247", "13857", "1900857", "4901079"];
-
-/** A seeded generator, so two runs bench the same floats. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- child mode: one server process -------------------------------------------------------------
 if (args[0] === "--server") {
@@ -173,7 +162,7 @@ try {
   const k = hotKeys(prefix);
   const template = summaryFromHash(await redis.hgetall(k.float("2902269")))!;
   const latest = JSON.parse((await redis.get(k.latest("2902269")))!);
-  const rand = rng(14);
+  const rand = seededRandom(14);
   const ids: string[] = [];
   const t0 = Date.now();
   for (let i = 0; i < synthetic; i += 500) {
