@@ -39,8 +39,8 @@ const contentTypes = {
 /** A strong ETag: the SHA-1 of the body (as Hono's etag middleware makes it, without re-reading the body as a stream). */
 const etagOf = (body: string | Uint8Array) => `"${createHash("sha1").update(body).digest("hex")}"`;
 
-function toResponse(a: Answer, cacheControl: string): Response {
-  const headers: Record<string, string> = { "content-type": contentTypes[a.kind], "cache-control": cacheControl };
+function toResponse(a: Answer, cacheControl: string, extra: Record<string, string>): Response {
+  const headers: Record<string, string> = { "content-type": contentTypes[a.kind], "cache-control": cacheControl, ...extra };
   const body = a.kind === "json" ? JSON.stringify(a.body) : a.kind === "png" ? a.bytes : a.text;
   headers.etag = etagOf(body);
   if (a.kind === "json" && a.retryAfter !== undefined) headers["retry-after"] = String(a.retryAfter);
@@ -74,27 +74,23 @@ export function createApp(backends: Backends, log?: Logger): Hono {
   for (const route of ROUTES) {
     const honoPath = route.path.replace(/\{(\w+)\}/g, ":$1");
     app.get(honoPath, async (c) => {
-      let remaining: number | null = null;
-      if (limiter && route.rateLimited) {
-        const decision = await limiter.take(clientOf(c)).catch(() => null);
-        if (decision) {
-          remaining = decision.remaining;
-          if (!decision.allowed) {
-            throw new HttpError(429, "too many requests", {
-              limit: `${config.RATE_LIMIT_BURST} requests, refilled at ${config.RATE_LIMIT_RATE} per second`,
-              retry_after_s: decision.retryAfter,
-            }, decision.retryAfter);
-          }
-        }
-      }
+      // The token is asked for first; a route that only reads the hot layer runs at the same time (a
+      // refused request then costs one Redis read), the others only once the token is granted.
+      const decision = limiter && route.rateLimited ? limiter.take(clientOf(c)).catch(() => null) : null;
       const params = route.params ? validate(route.params, c.req.param() as Record<string, string>) : {};
       const query = route.query ? validate(route.query, queryObject(new URL(c.req.url))) : {};
-      const res = toResponse(await route.handler({ params, query, backends }), route.cacheControl);
-      if (remaining !== null) {
-        res.headers.set("RateLimit-Limit", String(config.RATE_LIMIT_BURST));
-        res.headers.set("RateLimit-Remaining", String(remaining));
+      const run = () => route.handler({ params, query, backends });
+      const early = route.needs.length === 1 && route.needs[0] === "redis" ? run() : null;
+      early?.catch(() => {});
+      const d = await decision;
+      if (d && !d.allowed) {
+        throw new HttpError(429, "too many requests", {
+          limit: `${config.RATE_LIMIT_BURST} requests, refilled at ${config.RATE_LIMIT_RATE} per second`,
+          retry_after_s: d.retryAfter,
+        }, d.retryAfter);
       }
-      return res;
+      const extra: Record<string, string> = d ? { "ratelimit-limit": String(config.RATE_LIMIT_BURST), "ratelimit-remaining": String(d.remaining) } : {};
+      return toResponse(await (early ?? run()), route.cacheControl, extra);
     });
   }
 
