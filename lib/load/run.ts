@@ -175,7 +175,9 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     }
 
     // What the targets hold that the lake lost is removed, but never implausibly much at once.
-    const held = (await targetFloatIds(pg, redis, config, explicit ? new Set() : dacs)).filter(keep);
+    // (Explicit floats that are all in the lake remove nothing: the targets need not be asked.)
+    const mayRemove = !explicit || wanted.some((id) => !inLake.has(id));
+    const held = mayRemove ? (await targetFloatIds(pg, redis, config, explicit ? new Set() : dacs)).filter(keep) : [];
     const heldSet = new Set(held);
     const gone = explicit ? wanted.filter((id) => !inLake.has(id) && heldSet.has(id)) : held.filter((id) => !inLake.has(id));
     checkRemoval(config, {
