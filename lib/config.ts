@@ -12,7 +12,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { DACS, isDac, isWmo } from "./argo/ids.ts";
-import { CREDENTIAL_PARAM, redactUrl } from "./log.ts";
+import { CREDENTIAL_PARAM } from "./log.ts";
 
 /** The repository root (lib/ is one level below it). */
 export const repoRoot: string = fileURLToPath(new URL("..", import.meta.url));
@@ -247,7 +247,8 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     const issue = result.error.issues[0];
     const key = String(issue.path[0]);
     const given = raw[key];
-    const shown = /URL$/.test(key) && given ? redactUrl(given.replace(/(:\/\/[^:/@]*:).*@/, "$1***@")) : given;
+    // A refused URL is echoed with its password and every query value masked (the user name stays, to recognise it).
+    const shown = /URL$/.test(key) && given ? given.replace(/(:\/\/[^:/@]*:).*@/, "$1***@").replace(/([?&][^=&#]*=)[^&#]*/g, "$1***") : given;
     const expected = issue.message.replace(/^[A-Z0-9_]+: /, "");
     throw new ConfigError(`${key}=${JSON.stringify(shown ?? "")}: ${expected}`, { variable: key });
   }

@@ -44,7 +44,7 @@ afterAll(async () => {
   for (const t of temps) await t.cleanup();
 });
 
-describe("every request has a deadline for the whole exchange", () => {
+describe("every request has a deadline for the whole exchange", { timeout: 180_000 }, () => {
   test("a body that trickles one byte per second is abandoned at HTTP_DEADLINE (silence timeout 30 s never trips); the rest lands as in a clean run", async () => {
     const m = await mirror();
     m.srv.setFaults({ rules: [{ path: SLOW, fault: { kind: "trickle", intervalMs: 1000 } }] });
@@ -83,7 +83,7 @@ describe("every request has a deadline for the whole exchange", () => {
   });
 });
 
-describe("every body and every decompression is capped", () => {
+describe("every body and every decompression is capped", { timeout: 180_000 }, () => {
   test("a gzip bomb served as the profile index is refused by name before it inflates past MAX_DECOMPRESSED_BYTES", async () => {
     const m = await mirror();
     const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });

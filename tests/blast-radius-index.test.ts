@@ -63,7 +63,7 @@ afterAll(async () => {
   for (const t of temps) await t.cleanup();
 });
 
-describe("a damaged profile index is refused whole; the cached copy stays the plan's source", () => {
+describe("a damaged profile index is refused whole; the cached copy stays the plan's source", { timeout: 180_000 }, () => {
   test("a header-only profile index: refused against the cached copy (exit 1, numbers named), nothing removed, every float as after a clean run", async () => {
     const m = await mirror();
     const dir = await syncedLake(m, "header-only");
@@ -143,7 +143,26 @@ describe("a damaged profile index is refused whole; the cached copy stays the pl
   });
 });
 
-describe("rows and floats the index gets wrong stop at themselves", () => {
+describe("an index that is another index", { timeout: 180_000 }, () => {
+  test("the bio index served under the synthetic index's name: refused by its own title line; every float as after a clean run", async () => {
+    const m = await mirror();
+    const dir = await syncedLake(m, "title");
+    await m.write("argo_synthetic-profile_index.txt", await fixtureIndex("argo_bio-profile_index.txt"));
+    const r = await runSync(m.srv, dir);
+    expect(r.code).toBe(1);
+    expect(r.stats.error_details).toEqual([{
+      float_id: null,
+      file: "argo_synthetic-profile_index.txt",
+      stage: "index",
+      message: 'index argo_synthetic-profile_index.txt: expected the title of argo_synthetic-profile_index.txt, found "Bio-Profile directory file of the Argo Global Data Assembly Center": ' +
+        "refused; the cached copy argo_synthetic-profile_index.txt (5 rows) stays the plan's source",
+    }]);
+    expect(r.stats.files_removed).toBe(0);
+    expect(without(await rawByFloat(dir))).toEqual(without(clean));
+  });
+});
+
+describe("rows and floats the index gets wrong stop at themselves", { timeout: 180_000 }, () => {
   test("a float listed under two DACs is refused by name (exit 1); every other float lands as in a clean run, and on a synced lake its files stay", async () => {
     const m = await mirror();
     const text = await fixtureIndex(PROF);

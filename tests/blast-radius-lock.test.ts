@@ -61,7 +61,7 @@ afterAll(async () => {
   for (const t of temps) await t.cleanup();
 });
 
-describe("a lock record that would hold the lock for ever is taken over", () => {
+describe("a lock record that would hold the lock for ever is taken over", { timeout: 180_000 }, () => {
   test("an expiry in the year 9999 (another host): taken over with its reason; the run lands what a clean run lands and frees the lock", async () => {
     const dir = await lake("absurd");
     await plant(dir, { owner: "wedged", host: "elsewhere", pid: 4242, acquired_at: iso(-60_000), expires_at: "9999-12-31T23:59:59.000Z" });
@@ -84,7 +84,7 @@ describe("a lock record that would hold the lock for ever is taken over", () => 
   });
 });
 
-describe("a stuck lock is reported, not skipped silently on every tick", () => {
+describe("a stuck lock is reported, not skipped silently on every tick", { timeout: 180_000 }, () => {
   test("a live holder (renewed expiry) that has held the lake lock for 48 h: the tick fails by name, exit 1, nothing runs; within LOCK_STUCK_AFTER it is skipped", async () => {
     const dir = await lake("stuck");
     await plant(dir, { owner: "slow", host: "elsewhere", pid: 4242, acquired_at: iso(-48 * 3600_000), expires_at: iso(100_000) });

@@ -64,7 +64,7 @@ afterAll(async () => {
   for (const t of temps) await t.cleanup();
 });
 
-describe("no deno task runs with -A", () => {
+describe("no deno task runs with -A", { timeout: 180_000 }, () => {
   test("deno.json: every job task goes through the launcher, none says -A or --allow-all", () => {
     const tasks: Record<string, string> = JSON.parse(readFileSync(join(repoRoot, "deno.json"), "utf8")).tasks;
     const jobs = Object.entries(tasks).filter(([, cmd]) => cmd.startsWith("deno run"));

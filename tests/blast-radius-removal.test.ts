@@ -53,7 +53,7 @@ afterAll(async () => {
   for (const t of temps) await t.cleanup();
 });
 
-describe("a run that would withdraw too much stops before moving any file", () => {
+describe("a run that would withdraw too much stops before moving any file", { timeout: 180_000 }, () => {
   test("80 of 200 files leaving the index (over REMOVAL_MAX_SHARE=0.1): stopped with the numbers, nothing moved; --allow-removals moves exactly those 80", async () => {
     const { m, dir } = await syncedLake("share");
     const held = Object.keys(without(clean)).filter((k) => k.endsWith(".nc")).length;

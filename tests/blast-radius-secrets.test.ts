@@ -117,7 +117,7 @@ afterAll(async () => {
   await tmp?.cleanup();
 });
 
-describe("no credential of the GDAC URL (user:password@, ?token=, percent-encoded) or of Postgres appears anywhere", () => {
+describe("no credential of the GDAC URL (user:password@, ?token=, percent-encoded) or of Postgres appears anywhere", { timeout: 180_000 }, () => {
   test("run-float and a scheduled cycle with debug logs, a failing sync, a refused setting: output, lake objects and job_runs hold no secret", async () => {
     const lake = join(tmp.path, "lake");
     // Without the credentials the mirror refuses: they are what lets the runs below in.
