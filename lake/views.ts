@@ -4,8 +4,7 @@
  * runs them.
  */
 import { readFileSync } from "node:fs";
-import { tableGlob } from "../lib/lake/layout.ts";
-import { CORE_PARAMETERS, HIVE_TYPES, PARTITION_KEYS, standardColumns, type TableName } from "./schema.ts";
+import { HIVE_TYPES, PARAMETER_SUFFIXES, PARTITION_KEYS, STANDARD_BGC_PARAMETERS, standardColumns, type TableName } from "./schema.ts";
 
 const templates = new Map<string, string>();
 
@@ -40,46 +39,72 @@ export function hiveTypesSql(table: TableName): string {
   return `{${PARTITION_KEYS[table].map((k) => `${sqlString(k)}: ${HIVE_TYPES[k]}`).join(", ")}}`;
 }
 
+/**
+ * A path as a pattern that matches only itself: DuckDB reads every path it is
+ * given as a glob, so `[`, `]`, `*` and `?` become one-character classes.
+ */
+export const literalPath = (path: string): string => path.replace(/[[\]*?]/g, (c) => `[${c}]`);
+
 /** An empty relation with the table's standard columns (partition keys included), typed. */
 export function standardRelationSql(table: TableName): string {
   const cols = standardColumns(table).map((c) => `CAST(NULL AS ${c.type}) AS "${c.name}"`);
   return `SELECT ${cols.join(", ")} WHERE false`;
 }
 
+/** The view over a table's files: its own name, except the per-float dictionary files. */
+export const tableViewName = (table: TableName): string => (table === "dictionary" ? "dictionary_by_float" : table);
 
 /**
- * CREATE VIEW for one table. `hasFiles` false gives the empty typed view
- * (read_parquet fails on a glob that matches nothing).
+ * CREATE VIEW for one table over its files (local paths or s3:// URLs); no
+ * files gives the empty typed view (read_parquet fails on an empty list).
+ * `temp` makes a TEMP view (the load's per-batch views).
  */
-export function tableViewSql(table: TableName, root: string, hasFiles: boolean): string {
-  const standard = standardRelationSql(table);
-  if (!hasFiles) return render(template("empty_view"), { table, standard });
-  return render(template("table_view"), {
-    table,
-    standard,
-    files: sqlString(tableGlob(root, table)),
-    hive_types: hiveTypesSql(table),
-  });
+export function tableViewSql(table: TableName, files: readonly string[], temp = false): string {
+  const view = tableViewName(table);
+  const sql = files.length === 0
+    ? render(template("empty_view"), { table: view, standard: standardRelationSql(table) })
+    : render(template("table_view"), {
+      table: view,
+      files: files.map((f) => sqlString(literalPath(f))).join(", "),
+      hive_types: hiveTypesSql(table),
+    });
+  return temp ? sql.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW") : sql;
 }
 
-/** Which measurement columns are parameters: those with the eight per-parameter columns. */
-export function parametersOf(columns: readonly string[]): string[] {
-  const set = new Set(columns);
-  return columns.filter((c) =>
-    /^[a-z][a-z0-9_]*$/.test(c) && set.has(`${c}_qc`) && set.has(`${c}_adjusted`) && set.has(`${c}_adjusted_error`) &&
-    set.has(`${c}_mode`) && set.has(`${c}_raw`)
-  );
+const bgcNames = (): string => STANDARD_BGC_PARAMETERS.map((p) => sqlString(p.toUpperCase())).join(", ");
+
+/** The view pivoting the common BGC parameters back into wide columns: `measurements_bgc`. */
+export function wideViewSql(temp = false): string {
+  const pivot = STANDARD_BGC_PARAMETERS.map((p) => ",\n" + render(template("measurements_bgc_pivot"), { p, P: p.toUpperCase() })).join("");
+  const cols = STANDARD_BGC_PARAMETERS.flatMap((p) => PARAMETER_SUFFIXES.map((s) => `b.${p}${s}`)).map((c) => `, ${c}`).join("");
+  const sql = render(template("measurements_bgc"), { pivot_columns: pivot, bgc_columns: cols, parameters: bgcNames() });
+  return temp ? sql.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW") : sql;
+}
+
+/** argopy's BGC rule for one parameter in a mode, over a bgc_measurements row. */
+function bgcRule(mode: "standard" | "research", p: string): string {
+  if (mode === "research") return "mode = 'D' AND adjusted_qc IN (1, 5, 8)";
+  // Radiometry and backscattering: any mode, no QC filter (argopy's code).
+  if (/^(down_irradiance|downwelling_par|bbp)/.test(p)) return "value IS NOT NULL";
+  return "mode IN ('A', 'D') AND coalesce(qc, 9) IN (1, 2, 5, 8)";
 }
 
 /**
- * CREATE VIEW for argopy's standard or research mode, over the `measurements`
- * view whose columns are `columns`: core rules on PRES/TEMP/PSAL, the BGC rule
- * on every other parameter.
+ * CREATE VIEW for argopy's standard or research mode over `measurements` and
+ * `bgc_measurements`: the core rule on PRES/TEMP/PSAL, each common BGC
+ * parameter judged on its own (lake/sql/measurements_<mode>.sql).
  */
-export function modeViewSql(mode: "standard" | "research", columns: readonly string[]): string {
-  const core = CORE_PARAMETERS as readonly string[];
-  const bgc = parametersOf(columns).filter((p) => !core.includes(p));
-  const part = template(`measurements_${mode}_bgc`);
-  const bgcColumns = bgc.map((p) => ",\n" + render(part, { p })).join("");
-  return render(template(`measurements_${mode}`), { bgc_columns: bgcColumns });
+export function modeViewSql(mode: "standard" | "research"): string {
+  const value = mode === "research" ? "adjusted" : "value";
+  const qc = mode === "research" ? "adjusted_qc" : "qc";
+  const error = mode === "research" ? "adjusted_error" : "CASE WHEN mode IN ('A', 'D') THEN adjusted_error END";
+  const pivot = STANDARD_BGC_PARAMETERS.map((p) =>
+    ",\n" + render(template("mode_pivot"), { p, P: p.toUpperCase(), rule: `(${bgcRule(mode, p)})`, value, qc, error })
+  ).join("");
+  const cols = STANDARD_BGC_PARAMETERS.flatMap((p) => ["", "_qc", "_error", "_mode"].map((s) => `,\n  b.${p}${s}`)).join("");
+  const anyKept = `(${STANDARD_BGC_PARAMETERS.map((p) => `b.${p} IS NOT NULL`).join(" OR ")})`;
+  return render(template(`measurements_${mode}`), { pivot_columns: pivot, bgc_columns: cols, any_kept: anyKept, parameters: bgcNames() });
 }
+
+/** The `dictionary` view, folding the per-float dictionary files. */
+export const dictionaryViewSql = (): string => template("dictionary");

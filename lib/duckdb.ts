@@ -1,7 +1,9 @@
 /**
  * DuckDB sessions over the lake: an in-memory DuckDB with one view per lake
- * table (`measurements`, `profiles`, `floats`) and argopy's user modes
- * (`measurements_standard`, `measurements_research`), from lake/views.ts.
+ * table (`measurements`, `bgc_measurements`, `synthetic`, `profiles`,
+ * `floats`), the wide `measurements_bgc`, argopy's user modes
+ * (`measurements_standard`, `measurements_research`) and the `dictionary`,
+ * from lake/views.ts.
  *
  * A local lake is read in place. An S3 lake is read either from a local copy of
  * its Parquet files (lib/lake/cache.ts, the default: it needs nothing but the
@@ -15,8 +17,8 @@ import type { Config } from "./config.ts";
 import { LakeError } from "./errors.ts";
 import { parseS3Url } from "./s3.ts";
 import { TABLES, type TableName } from "../lake/schema.ts";
-import { tableGlob } from "./lake/layout.ts";
-import { modeViewSql, parametersOf, sqlString, tableViewSql } from "../lake/views.ts";
+import { tablePrefix } from "./lake/layout.ts";
+import { dictionaryViewSql, modeViewSql, sqlString, tableViewSql, wideViewSql } from "../lake/views.ts";
 
 /** An open in-memory DuckDB. */
 export interface DuckSession {
@@ -29,12 +31,18 @@ export interface DuckSession {
   close(): void;
 }
 
-/** Opens an in-memory DuckDB. `threads` defaults to DuckDB's choice (the cores). */
+/**
+ * Opens an in-memory DuckDB. `threads` defaults to DuckDB's choice (the cores).
+ * The session's time zone is UTC, so times print, group by month and format as
+ * UTC wherever it runs; the stored instants do not depend on it.
+ */
 export async function openDuckDB(opts: { threads?: number } = {}): Promise<DuckSession> {
   const options: Record<string, string> = {};
   if (opts.threads) options.threads = String(opts.threads);
   const instance = await DuckDBInstance.create(":memory:", options);
   const conn = await instance.connect();
+  // ICU (built in) loads after the instance's options are read: set the zone on the connection.
+  await conn.run("SET TimeZone = 'UTC'");
   return {
     instance,
     conn,
@@ -55,38 +63,40 @@ export interface LakeViews {
   root: string;
   /** Parquet files per table. */
   files: Record<TableName, number>;
-  /** Parameter columns of `measurements` (lower-case Argo names). */
-  parameters: string[];
 }
 
-/** Counts a table's Parquet files below a local lake root (temporary dot-files excluded). */
-async function countLocalFiles(root: string, table: TableName): Promise<number> {
+/** A table's Parquet files below a local lake root, sorted (temporary dot-files excluded). */
+export async function listLocalTableFiles(root: string, table: TableName): Promise<string[]> {
   try {
-    const entries = await readdir(join(root, "parquet", table), { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile() && e.name.endsWith(".parquet") && !e.name.startsWith(".")).length;
-  } catch {
-    return 0;
+    const dir = join(root, ...tablePrefix(table).split("/").filter(Boolean));
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile() && e.name.endsWith(".parquet") && !e.name.startsWith("."))
+      .map((e) => join(e.parentPath, e.name)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
   }
 }
 
 /**
- * Creates the lake's views in a session. `root` is a local lake directory, or
- * an s3:// lake URL when httpfs is loaded (see {@link useHttpfs}).
+ * Creates the lake's views in a session: one per table over its files
+ * (listed, never globbed: a lake path is data), the wide `measurements_bgc`,
+ * argopy's user modes and the dictionary. `root` is a local lake directory;
+ * for an s3:// root (httpfs) `listing` gives each table's file URLs.
  */
-export async function createLakeViews(session: DuckSession, root: string): Promise<LakeViews> {
-  // Every query over a view re-binds it, reading each file's footer (union_by_name): keep footers cached.
+export async function createLakeViews(session: DuckSession, root: string, listing?: Record<TableName, string[]>): Promise<LakeViews> {
   await session.run("SET parquet_metadata_cache = true");
   const files = {} as Record<TableName, number>;
   for (const table of TABLES) {
-    files[table] = root.startsWith("s3://")
-      ? Number((await session.all(`SELECT count(*) AS n FROM glob(${sqlString(tableGlob(root, table))})`))[0]!.n)
-      : await countLocalFiles(root, table);
-    await session.run(tableViewSql(table, root, files[table] > 0));
+    const list = listing?.[table] ?? (root.startsWith("s3://") ? [] : await listLocalTableFiles(root, table));
+    files[table] = list.length;
+    await session.run(tableViewSql(table, list));
   }
-  const columns = (await session.all("DESCRIBE measurements")).map((r) => String(r.column_name));
-  await session.run(modeViewSql("standard", columns));
-  await session.run(modeViewSql("research", columns));
-  return { root, files, parameters: parametersOf(columns) };
+  await session.run(wideViewSql());
+  await session.run(modeViewSql("standard"));
+  await session.run(modeViewSql("research"));
+  await session.run(dictionaryViewSql());
+  return { root, files };
 }
 
 /**

@@ -50,7 +50,7 @@ export async function duckRows(s: DuckSession, sql: string): Promise<Record<stri
  */
 export const DIRECT_CLIMATOLOGY_SQL = `
 WITH good AS (
-  SELECT * FROM measurements
+  SELECT * FROM measurements_bgc
   WHERE juld_qc IN (1, 2) AND position_qc IN (1, 2) AND pres_qc IN (1, 2)
     AND time IS NOT NULL AND latitude IS NOT NULL AND longitude IS NOT NULL AND pres IS NOT NULL
 ), v AS (

@@ -3,11 +3,11 @@
 -- in a profile whose time (JULD_QC) and position (POSITION_QC) are good (1 or 2).
 -- Cell: lat_bin = floor(latitude) in -90..89, lon_bin = floor(longitude) in -180..179
 -- (90 and 180 fold into the last bin), calendar month of the UTC time, pressure band.
--- Reads the views `measurements` and `pressure_bands`, and `load_floats` (the floats to load).
+-- Reads the views `measurements_bgc` (measurements with DOXY pivoted in) and `pressure_bands`, and `load_floats` (the floats to load).
 CREATE OR REPLACE TEMP VIEW climatology_points AS
 WITH m AS (
   SELECT float_id, time, latitude, longitude, pres, temp, temp_qc, psal, psal_qc, doxy, doxy_qc
-  FROM measurements
+  FROM measurements_bgc
   WHERE float_id IN (SELECT float_id FROM load_floats)
     AND time IS NOT NULL AND juld_qc IN (1, 2)
     AND latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180 AND position_qc IN (1, 2)

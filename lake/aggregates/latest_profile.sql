@@ -11,7 +11,7 @@ SELECT l.float_id, l.cycle_number, l.direction, l.profile_index::INTEGER AS prof
        m.temp, m.temp_qc::INTEGER AS temp_qc, m.psal, m.psal_qc::INTEGER AS psal_qc,
        m.doxy, m.doxy_qc::INTEGER AS doxy_qc, m.chla, m.chla_qc::INTEGER AS chla_qc
 FROM latest l
-LEFT JOIN measurements m
+LEFT JOIN measurements_bgc m
   ON m.float_id = l.float_id AND m.cycle_number = l.cycle_number
  AND m.direction = l.direction AND m.profile_index = l.profile_index
 WHERE m.float_id IN (SELECT float_id FROM load_floats) OR m.float_id IS NULL

@@ -12,8 +12,9 @@ export const NULL_I16 = -32768;
 export const NULL_I32 = -2147483648;
 
 /**
- * One column. Numbers keep their width; FLOAT, DOUBLE and TIMESTAMP use NaN
- * for NULL; TIMESTAMP holds milliseconds since 1970-01-01T00:00:00Z; VARCHAR
+ * One column. Numbers keep their width; FLOAT, DOUBLE and TIMESTAMPTZ use NaN
+ * for NULL; TIMESTAMPTZ holds whole microseconds since 1970-01-01T00:00:00Z
+ * (exact in a double up to year 2255); VARCHAR
  * is dictionary-coded (code < 0 is NULL); `json` columns (lists, structs; small
  * tables only) hold JSON text that DuckDB casts to `type`.
  */
@@ -23,7 +24,7 @@ export type Column =
   | { name: string; type: "TINYINT"; data: Int8Array }
   | { name: string; type: "SMALLINT"; data: Int16Array }
   | { name: string; type: "INTEGER"; data: Int32Array }
-  | { name: string; type: "TIMESTAMP"; data: Float64Array }
+  | { name: string; type: "TIMESTAMPTZ"; data: Float64Array }
   | { name: string; type: "VARCHAR"; codes: Int32Array; dict: readonly string[] }
   | { name: string; type: "json"; sqlType: string; json: (string | null)[] };
 
@@ -64,7 +65,7 @@ export function takeRows(table: ColumnTable, rows: Int32Array): ColumnTable {
       case "FLOAT":
         return { ...col, data: pick(col.data, rows, new Float32Array(rows.length)) };
       case "DOUBLE":
-      case "TIMESTAMP":
+      case "TIMESTAMPTZ":
         return { ...col, data: pick(col.data, rows, new Float64Array(rows.length)) };
       case "TINYINT":
         return { ...col, data: pick(col.data, rows, new Int8Array(rows.length)) };

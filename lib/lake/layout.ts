@@ -6,7 +6,7 @@
  * object gets its key here first. Keys are relative to the lake root and use
  * "/" on every store. Names below a float folder follow lib/argo/filename.ts.
  */
-import { HIVE_NULL_PARTITION, TABLES, type TableName } from "../../lake/schema.ts";
+import { HIVE_NULL_PARTITION, PARTITION_KEYS, TABLES, type TableName } from "../../lake/schema.ts";
 
 /** The layout as the README shows it. */
 export const LAKE_LAYOUT = `<lake>/
@@ -19,9 +19,12 @@ export const LAKE_LAYOUT = `<lake>/
     _previous/dac=<dac>/wmo=<wmo>/...      the last good copy of a raw file while its new version is quarantined
   removed/<run start>/raw/...              files the index no longer lists
   parquet/
-    measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet
+    measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet       PRES, TEMP, PSAL per level (fixed columns)
+    bgc_measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet   other parameters, one row per level and parameter
+    synthetic/dac=<dac>/year=<yyyy>/<wmo>.parquet          S-file parameters, one row per level and parameter
     profiles/dac=<dac>/year=<yyyy>/<wmo>.parquet
     floats/dac=<dac>/<wmo>.parquet
+    dictionary/dac=<dac>/<wmo>.parquet     every column and parameter: type, units, long name
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
@@ -100,9 +103,9 @@ export const tablePrefix = (table: TableName): string => `${PARQUET_PREFIX}${tab
 /** Key prefix of one DAC's files of a table. */
 export const tableDacPrefix = (table: TableName, dac: string): string => `${tablePrefix(table)}dac=${dac}/`;
 
-/** Key of one float's file in one partition (floats: no year). */
+/** Key of one float's file in one partition (floats and dictionary: no year). */
 export function partitionFileKey(table: TableName, dac: string, year: number | string | null, wmo: string): string {
-  if (table === "floats") return `${tableDacPrefix(table, dac)}${wmo}.parquet`;
+  if (!PARTITION_KEYS[table].includes("year")) return `${tableDacPrefix(table, dac)}${wmo}.parquet`;
   return `${tableDacPrefix(table, dac)}year=${year ?? HIVE_NULL_PARTITION}/${wmo}.parquet`;
 }
 

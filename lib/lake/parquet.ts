@@ -44,7 +44,7 @@ function stagingType(col: Column): DuckDBType {
     case "FLOAT":
       return FLOAT;
     case "DOUBLE":
-    case "TIMESTAMP":
+    case "TIMESTAMPTZ":
       return DOUBLE;
     case "TINYINT":
       return TINYINT;
@@ -69,8 +69,9 @@ function outputExpression(col: Column, c: string): string {
     case "FLOAT":
     case "DOUBLE":
       return `nullif(${c}, 'NaN')`;
-    case "TIMESTAMP":
-      return `epoch_ms(CAST(round(nullif(${c}, 'NaN')) AS BIGINT))`;
+    case "TIMESTAMPTZ":
+      // Microseconds to an instant; the writer's session is UTC, so the cast shifts nothing.
+      return `CAST(make_timestamp(CAST(nullif(${c}, 'NaN') AS BIGINT)) AS TIMESTAMPTZ)`;
     case "TINYINT":
       return `nullif(${c}, ${NULL_I8})`;
     case "SMALLINT":
@@ -115,6 +116,7 @@ export class ParquetWriter {
   static async open(): Promise<ParquetWriter> {
     const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
     const conn = await instance.connect();
+    await conn.run("SET TimeZone = 'UTC'");
     return new ParquetWriter(instance, conn);
   }
 

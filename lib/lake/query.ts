@@ -9,6 +9,8 @@ import type { Config } from "../config.ts";
 import { createLakeViews, type DuckSession, type LakeViews, openDuckDB, useHttpfs } from "../duckdb.ts";
 import { ConfigError, LakeError } from "../errors.ts";
 import { sqlString } from "../../lake/views.ts";
+import { TABLES, type TableName } from "../../lake/schema.ts";
+import { tablePrefix } from "./layout.ts";
 import { type CacheSyncStats, defaultCacheDir, syncParquetCache } from "./cache.ts";
 import type { LakeStore } from "./store.ts";
 
@@ -40,15 +42,20 @@ export async function openLakeSession(config: Config, store: LakeStore, opts: La
   try {
     let root: string;
     let cache: CacheSyncStats | null = null;
+    let listing: Record<TableName, string[]> | undefined;
     if (store.localRoot) root = store.localRoot;
     else if (opts.httpfs) {
       await useHttpfs(session, config, opts.env ?? {});
       root = config.LAKE_URL.replace(/\/+$/, "");
+      listing = {} as Record<TableName, string[]>;
+      for (const table of TABLES) {
+        listing[table] = (await store.list(tablePrefix(table))).map((o) => o.key).filter((k) => k.endsWith(".parquet")).sort().map((k) => `${root}/${k}`);
+      }
     } else {
       cache = await syncParquetCache(store, opts.cacheDir ?? defaultCacheDir(store));
       root = cache.root;
     }
-    const views = await createLakeViews(session, root);
+    const views = await createLakeViews(session, root, listing);
     return { session, views, cache, close: () => session.close() };
   } catch (err) {
     session.close();

@@ -1,7 +1,8 @@
 /**
  * What the load reads from the lake: the aggregate SQL of lake/aggregates/
  * run by DuckDB over views of the lake's tables (`profiles`,
- * `measurements`, `floats`), a batch of floats at a time. The views of a
+ * `measurements`, `bgc_measurements`, `floats`, and the wide
+ * `measurements_bgc`), a batch of floats at a time. The views of a
  * batch read only that batch's Parquet files (a float's files are
  * `<wmo>.parquet` in each partition), so loading one float costs the same
  * in a lake of ten floats or of twenty thousand. Rows are checked against
@@ -13,7 +14,7 @@ import { type DuckDBConnection, listValue, LIST, VARCHAR } from "@duckdb/node-ap
 import { isWmo } from "../argo/ids.ts";
 import { TABLES, type TableName } from "../../lake/schema.ts";
 import { parseTableFileKey, tablePrefix } from "../lake/layout.ts";
-import { hiveTypesSql, sqlString, standardRelationSql } from "../../lake/views.ts";
+import { tableViewSql, wideViewSql } from "../../lake/views.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { LakeError, LoadError } from "../errors.ts";
 import type { PressureBand } from "../db/loader.ts";
@@ -93,15 +94,10 @@ export async function focusOnFloats(con: DuckDBConnection, files: LakeFiles, flo
   for (const id of floatIds) if (!isWmo(id)) throw new LoadError(`refused float id ${JSON.stringify(id)}: not a WMO number`);
   try {
     for (const table of TABLES) {
-      const paths = floatIds.flatMap((id) => files.tables[table].get(id) ?? []);
-      const standard = standardRelationSql(table);
-      await con.run(
-        paths.length === 0
-          ? `CREATE OR REPLACE TEMP VIEW ${table} AS SELECT * FROM (${standard})`
-          : `CREATE OR REPLACE TEMP VIEW ${table} AS SELECT * FROM (${standard}) UNION ALL BY NAME
-             SELECT * FROM read_parquet([${paths.map(sqlString).join(", ")}], hive_partitioning = true, union_by_name = true, hive_types = ${hiveTypesSql(table)})`,
-      );
+      await con.run(tableViewSql(table, floatIds.flatMap((id) => files.tables[table].get(id) ?? []), true));
     }
+    // The aggregates read DOXY and CHLA as columns: the wide view pivots them from bgc_measurements.
+    await con.run(wideViewSql(true));
     await con.run("CREATE OR REPLACE TEMP TABLE load_floats (float_id VARCHAR PRIMARY KEY)");
     await con.run("INSERT INTO load_floats SELECT DISTINCT unnest($1)", [listValue(floatIds)], [LIST(VARCHAR)]);
     await con.run(aggregateSql("pressure_bands"));

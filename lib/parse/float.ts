@@ -13,7 +13,7 @@ import { type Compression, type ParquetWriter } from "../lake/parquet.ts";
 import { parseArgoFile } from "../argo/file.ts";
 import type { TableName } from "../../lake/schema.ts";
 import { partitionFileKey } from "../lake/layout.ts";
-import { buildFloatTables, type CycleProfiles, type FloatInput, type FloatTables } from "./tables.ts";
+import { buildFloatTables, type CycleProfiles, type FloatInput, type FloatTables, type SyntheticProfiles } from "./tables.ts";
 
 /** One raw file of a float: its path below the float folder and its bytes. */
 export interface RawFile {
@@ -26,7 +26,7 @@ export interface RawFile {
 export interface FloatJob {
   dac: string;
   wmo: string;
-  /** Meta, core and B files (others are ignored). */
+  /** Meta, core, B and S files (others are ignored). */
   files: RawFile[];
   /** PROFILE_BATCH_LIMIT: at most this many core files (lowest cycles first); null = all. */
   profileBatchLimit: number | null;
@@ -40,19 +40,20 @@ export interface FileFailure {
 }
 
 /** The role of a raw file in parsing, from its name. */
-export type RawRole = "meta" | "core" | "bgc" | "other";
+export type RawRole = "meta" | "core" | "bgc" | "synthetic" | "other";
 
 /**
- * What a raw file is for. Only meta, core and B files are parsed: S-files and
- * _prof/_Sprof repeat the single-profile files (see lib/parse/tables.ts).
+ * What a raw file is for. Meta, core, B and S single-profile files are
+ * parsed; _prof/_Sprof repeat the single-profile files (see lib/parse/tables.ts).
  */
 export function roleOf(rest: string, wmo: string): RawRole {
   const name = parseFileName(rest);
   if (!name || name.wmo !== wmo) return "other";
-  return name.kind === "meta" ? "meta" : name.kind === "core" ? "core" : name.kind === "bio" ? "bgc" : "other";
+  const roles: Partial<Record<typeof name.kind, RawRole>> = { meta: "meta", core: "core", bio: "bgc", synthetic: "synthetic" };
+  return roles[name.kind] ?? "other";
 }
 
-/** Cycle key of a core or B file name: "001", "001D", "1000". */
+/** Cycle key of a core, B or S file name: "001", "001D", "1000". */
 const cycleKeyOf = (rest: string): string => parseFileName(rest)!.cycleKey!;
 
 /** Sort key: cycle number, then ascending before descending. */
@@ -61,9 +62,9 @@ function cycleOrder(key: string): [number, number] {
 }
 
 
-/** Core files to parse, in cycle order, cut to PROFILE_BATCH_LIMIT. */
-export function selectCoreFiles(rests: readonly string[], wmo: string, limit: number | null): string[] {
-  const cores = rests.filter((r) => roleOf(r, wmo) === "core").sort((a, b) => {
+/** Core (or S) files to parse, in cycle order, cut to PROFILE_BATCH_LIMIT. */
+export function selectCoreFiles(rests: readonly string[], wmo: string, limit: number | null, role: "core" | "synthetic" = "core"): string[] {
+  const cores = rests.filter((r) => roleOf(r, wmo) === role).sort((a, b) => {
     const [ca, da] = cycleOrder(cycleKeyOf(a));
     const [cb, db] = cycleOrder(cycleKeyOf(b));
     return ca - cb || da - db || (a < b ? -1 : a > b ? 1 : 0);
@@ -112,9 +113,10 @@ function failure(rest: string, err: ParseError): FileFailure {
 }
 
 /**
- * Parses a float's meta, core and B files. A file that fails is reported and
+ * Parses a float's meta, core, B and S files. A file that fails is reported and
  * left out; the others still count. A B-file that cannot be joined to its core
  * file (e.g. PRES differs) fails alone: the core profile lands without BGC.
+ * An S-file must be a synthetic profile file of this float, of one cycle.
  */
 export async function parseFloatFiles(job: FloatJob): Promise<ParsedFloat> {
   const byRest = new Map(job.files.map((f) => [f.rest, f]));
@@ -185,7 +187,25 @@ export async function parseFloatFiles(job: FloatJob): Promise<ParsedFloat> {
     }
     cycles.push({ profiles: file.profiles, parameters: file.parameters, coreFile: baseName(coreRest), bgcFile });
   }
-  return { input: { wmo: job.wmo, cycles, meta }, failures, parsed, refused: duplicateProfileKey(cycles) };
+
+  const synthetic: SyntheticProfiles[] = [];
+  for (const rest of selectCoreFiles([...byRest.keys()], job.wmo, job.profileBatchLimit, "synthetic")) {
+    const s = await parse(rest);
+    if (!s) continue;
+    if (s.kind !== "profile" || s.fileType !== "synthetic") {
+      failures.push({ rest, reason: `expected a synthetic (S) profile file, got ${s.kind === "profile" ? s.fileType : s.kind}`, where: "DATA_TYPE" });
+      continue;
+    }
+    const cycle = parseInt(cycleKeyOf(rest), 10);
+    const other = s.profiles.find((p) => p.cycleNumber !== cycle);
+    if (other) {
+      failures.push({ rest, reason: `file name says cycle ${cycle}, the file holds cycle ${other.cycleNumber}`, where: "CYCLE_NUMBER" });
+      continue;
+    }
+    parsed.push(rest);
+    synthetic.push({ profiles: s.profiles, parameters: s.parameters, file: baseName(rest) });
+  }
+  return { input: { wmo: job.wmo, cycles, synthetic, meta }, failures, parsed, refused: duplicateProfileKey(cycles) };
 }
 
 /** A profile key (cycle, direction, N_PROF) that two profiles of the float share, as a reason; null when all differ. */
@@ -237,8 +257,10 @@ export async function processFloat(job: FloatJob, writer: ParquetWriter, outDir:
     const size = await writer.writeFile(t, path, compression);
     written.push({ table, key: partitionFileKey(table, job.dac, year, job.wmo), path, size });
   };
-  for (const [year, t] of tables.measurements) await write("measurements", year, t);
-  for (const [year, t] of tables.profiles) await write("profiles", year, t);
+  for (const table of ["measurements", "bgc_measurements", "synthetic", "profiles"] as const) {
+    for (const [year, t] of tables[table]) await write(table, year, t);
+  }
   await write("floats", null, tables.floats);
+  await write("dictionary", null, tables.dictionary);
   return { written, failures, parsed, profiles: tables.profileCount, measurementRows: tables.measurementRows, refused: null };
 }
