@@ -132,6 +132,7 @@ for (const [name, sources] of [["the fixture lake", [{}]], ["a lake of BGC float
       const byHyparquet = findEveryValue(fixtures, read.measurements!, read.bgc_measurements!);
       const byDuck = findEveryValue(fixtures, (await duckTable(files.measurements, "measurements")).rows, (await duckTable(files.bgc_measurements, "bgc_measurements")).rows);
       expect(byHyparquet).toBe(byDuck);
+      console.log(`${name}: ${byHyparquet} per-level values of the NetCDF files found by both readers`);
       expect(byHyparquet).toBeGreaterThan(name.startsWith("the fixture") ? 100_000 : 10_000);
     }, 240_000);
   });

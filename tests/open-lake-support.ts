@@ -64,10 +64,7 @@ export function levelValues(file: string, wmo: string, corePres: (prof: number, 
   const nProf = ncDim(r, "N_PROF");
   const nLevels = ncDim(r, "N_LEVELS");
   const nParam = ncDim(r, "N_PARAM");
-  // netcdfjs gives char arrays one character per entry: STATION_PARAMETERS is N_PROF x N_PARAM x STRING16.
-  const chars = ncVar(r, "STATION_PARAMETERS")!.values as string[];
-  const width = ncDim(r, "STRING16");
-  const params = Array.from({ length: nProf * nParam }, (_, i) => chars.slice(i * width, (i + 1) * width).join(""));
+  const params = stationParameters(r);
   const cycles = ncVar(r, "CYCLE_NUMBER")!.values as number[];
   const dirs = ncVar(r, "DIRECTION")!.values as string[];
   const out: LevelValue[] = [];
@@ -102,6 +99,19 @@ export function levelValues(file: string, wmo: string, corePres: (prof: number, 
     }
   }
   return out;
+}
+
+/**
+ * STATION_PARAMETERS as N_PROF x N_PARAM trimmed names. netcdfjs gives char
+ * arrays one character per entry; the string length is the variable's last
+ * dimension (STRING16 in core files, STRING64 in B and S files).
+ */
+export function stationParameters(r: ReturnType<typeof openNc>): string[] {
+  const v = r.variables.find((x) => x.name === "STATION_PARAMETERS")!;
+  const width = r.dimensions[v.dimensions[v.dimensions.length - 1]!]!.size;
+  const chars = ncVar(r, "STATION_PARAMETERS")!.values as string[];
+  const n = ncDim(r, "N_PROF") * ncDim(r, "N_PARAM");
+  return Array.from({ length: n }, (_, i) => chars.slice(i * width, (i + 1) * width).join("").trim());
 }
 
 /** Levels of a core file whose raw PRES is not fill, as a predicate on (N_PROF, level). */
