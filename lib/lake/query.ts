@@ -3,9 +3,9 @@
  * query's answer streamed, never held whole: CSV, NDJSON, JSON and Parquet by
  * DuckDB's own writers (COPY, chunk by chunk, to a file or to stdout), Arrow
  * IPC through apache-arrow one DuckDB chunk per record batch, and a readable
- * table of the first rows with the count of the rest. FLOAT prints as its
- * shortest float32 form and DOUBLE as its shortest float64 form in every
- * text format (DuckDB's writers do that, and the table uses the same rule).
+ * table of the first rows with the count of the rest. Every text format
+ * prints numbers as DuckDB's cast to text does: a FLOAT as its short float32
+ * form (26.172), a DOUBLE as its shortest float64 form.
  */
 import { once } from "node:events";
 import { execFileSync } from "node:child_process";
@@ -207,13 +207,14 @@ export async function streamQuery(session: DuckSession, sql: string, format: Str
 
 /**
  * True when fd 1 is a pipe, a terminal or a device such as /dev/null: DuckDB
- * may then open /dev/stdout itself. A regular file is not (opening it again
- * would start at offset 0 and truncate what is already there).
+ * may then open /dev/stdout itself. Not a regular file (opening it again
+ * would start at offset 0 and truncate what is already there) nor a socket
+ * (which cannot be opened by path; Node's child processes get those).
  */
 function stdoutIsStream(): boolean {
   try {
     const st = fstatSync(1);
-    return st.isFIFO() || st.isCharacterDevice() || st.isSocket();
+    return st.isFIFO() || st.isCharacterDevice();
   } catch {
     return false;
   }
@@ -345,11 +346,32 @@ async function streamArrow(session: DuckSession, sql: string, out: Writable, fil
   return rows;
 }
 
-/** One cell as text for the table format: NULL, numbers by their type's shortest form, nested values as DuckDB prints them. */
+/** One cell as text for the table format when DuckDB cannot cast it (NULL; FLOAT as its shortest float32 form). */
 function cellText(v: DuckDBValue, t: DuckDBType): string {
   if (v === null || v === undefined) return "NULL";
   if (t.typeId === DuckDBTypeId.FLOAT) return String(float32ToShortest(v as number));
   return String(v);
+}
+
+/**
+ * The first `maxRows` rows as DuckDB's own text (the text its CSV writer
+ * prints: 26.172, 17.0) and the number of rows, without holding the answer:
+ * the rows come from a LIMIT, the count from count(*) over the same query.
+ * Null when the statement cannot be wrapped (SHOW, PRAGMA, ...).
+ */
+async function firstRowsAsText(session: DuckSession, body: string, maxRows: number): Promise<{ names: string[]; types: DuckDBType[]; shown: string[][]; total: number } | null> {
+  let probe;
+  try {
+    probe = await session.conn.stream(`SELECT * FROM (${body}) LIMIT 0`);
+  } catch {
+    return null;
+  }
+  const names = probe.columnNames();
+  const types = probe.columnTypes();
+  const total = Number((await session.all(`SELECT count(*) AS n FROM (${body})`))[0]!.n);
+  const text = await session.conn.runAndReadAll(`SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (${body}) LIMIT ${maxRows}`);
+  const shown = (text.getRowsJS() as (string | null)[][]).map((r) => r.map((v) => v ?? "NULL"));
+  return { names, types, shown, total };
 }
 
 const numericIds = new Set([
@@ -365,19 +387,23 @@ const numericIds = new Set([
  */
 export async function queryToTable(session: DuckSession, sql: string, maxRows = 40, maxWidth = 40): Promise<string> {
   try {
-    const result = await session.conn.stream(await splitLast(session, sql));
-    const names = result.columnNames();
-    const types = result.columnTypes();
-    const shown: string[][] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (let r = 0; r < chunk.rowCount && shown.length < maxRows; r++) {
-        shown.push(chunk.getRowValues(r).map((v, i) => cellText(v, types[i]!)));
+    const body = await splitLast(session, sql);
+    let answer = await firstRowsAsText(session, body, maxRows);
+    if (!answer) {
+      // Not a query DuckDB can wrap: stream it, keep the first rows, count the rest chunk by chunk.
+      const result = await session.conn.stream(body);
+      const types = result.columnTypes();
+      answer = { names: result.columnNames(), types, shown: [], total: 0 };
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (let r = 0; r < chunk.rowCount && answer.shown.length < maxRows; r++) {
+          answer.shown.push(chunk.getRowValues(r).map((v, i) => cellText(v, types[i]!)));
+        }
+        answer.total += chunk.rowCount;
       }
-      total += chunk.rowCount;
     }
+    const { names, types, shown, total } = answer;
     const cut = (s: string) => (s.length > maxWidth ? s.slice(0, maxWidth - 1) + "…" : s);
     const typeNames = types.map((t) => cut(t.toString()));
     const cells = shown.map((r) => r.map(cut));
