@@ -190,9 +190,9 @@ function arrowVector(col: Column): arrow.Vector {
       return arrow.makeVector(arrow.makeData({ type: new arrow.Float32(), length: col.data.length, data: col.data, ...validity(col.data.length, (i) => col.data[i] === col.data[i]) }));
     case "DOUBLE":
       return arrow.makeVector(arrow.makeData({ type: new arrow.Float64(), length: col.data.length, data: col.data, ...validity(col.data.length, (i) => col.data[i] === col.data[i]) }));
-    case "TIMESTAMP": {
-      const ms = BigInt64Array.from(col.data, (v) => (Number.isNaN(v) ? 0n : BigInt(Math.round(v))));
-      return arrow.makeVector(arrow.makeData({ type: new arrow.TimestampMillisecond(), length: ms.length, data: ms, ...validity(ms.length, (i) => col.data[i] === col.data[i]) }));
+    case "TIMESTAMPTZ": {
+      const us = BigInt64Array.from(col.data, (v) => (Number.isNaN(v) ? 0n : BigInt(Math.round(v))));
+      return arrow.makeVector(arrow.makeData({ type: new arrow.TimestampMicrosecond("UTC"), length: us.length, data: us, ...validity(us.length, (i) => col.data[i] === col.data[i]) }));
     }
     case "TINYINT":
       return arrow.makeVector(arrow.makeData({ type: new arrow.Int8(), length: col.data.length, data: col.data, ...validity(col.data.length, (i) => col.data[i] !== NULL_I8) }));

@@ -7,9 +7,10 @@ import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLakeViews, type DuckSession, openDuckDB } from "../lib/duckdb.ts";
-import { type ColumnTable, NULL_I16, NULL_I32, NULL_I8, stringColumn, takeRows } from "../lib/lake/columns.ts";
+import { type Column, type ColumnTable, NULL_I16, NULL_I32, NULL_I8, stringColumn, takeRows } from "../lib/lake/columns.ts";
 import { ParquetWriter } from "../lib/lake/parquet.ts";
-import { HIVE_NULL_PARTITION, standardColumns } from "../lake/schema.ts";
+import { HIVE_NULL_PARTITION, MEASUREMENT_COLUMNS, standardColumns, TABLES } from "../lake/schema.ts";
+import { tableViewName } from "../lake/views.ts";
 import { partitionFileKey } from "../lib/lake/layout.ts";
 import { tempDir, type TempDir } from "./support/fixtures.ts";
 
@@ -26,7 +27,8 @@ function sample(): ColumnTable {
       { name: "temp", type: "FLOAT", data: Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? NaN : i / 3)) },
       { name: "mtime", type: "DOUBLE", data: Float64Array.from({ length: n }, (_, i) => (i % 6 === 0 ? NaN : i / 3)) },
       { name: "temp_qc", type: "TINYINT", data: Int8Array.from({ length: n }, (_, i) => (i % 4 === 0 ? NULL_I8 : i % 10)) },
-      { name: "time", type: "TIMESTAMP", data: Float64Array.from({ length: n }, (_, i) => (i % 9 === 0 ? NaN : Date.UTC(2020, 0, 1) + i * 1000)) },
+      // Microseconds, with a sub-millisecond part that must survive.
+      { name: "time", type: "TIMESTAMPTZ", data: Float64Array.from({ length: n }, (_, i) => (i % 9 === 0 ? NaN : (Date.UTC(2020, 0, 1) + i * 1000) * 1000 + 7)) },
       { name: "parameters", type: "json", sqlType: "VARCHAR[]", json: Array.from({ length: n }, (_, i) => (i % 2 ? JSON.stringify(["pres", "temp"]) : null)) },
     ],
   };
@@ -53,7 +55,7 @@ describe("Parquet writer", () => {
     const types = (await db.all(`DESCRIBE SELECT * FROM '${path}'`)).map((r) => `${r.column_name} ${r.column_type}`);
     expect(types).toEqual([
       "float_id VARCHAR", "cycle_number INTEGER", "profile_index SMALLINT", "temp FLOAT", "mtime DOUBLE", "temp_qc TINYINT",
-      "time TIMESTAMP", "parameters VARCHAR[]",
+      "time TIMESTAMP WITH TIME ZONE", "parameters VARCHAR[]",
     ]);
     const [c] = await db.all(
       `SELECT count(*) AS n, count(float_id) AS f, count(cycle_number) AS c, count(profile_index) AS p, count(temp) AS t, count(mtime) AS m,
@@ -64,8 +66,11 @@ describe("Parquet writer", () => {
     let sum = 0;
     for (let i = 0; i < 5000; i++) if (i % 5) sum += Math.fround(i / 3);
     expect(c!.st).toBeCloseTo(sum, 6);
-    const [row] = await db.all(`SELECT float_id, cycle_number, temp, temp_qc, time::VARCHAR AS time, parameters FROM '${path}' WHERE cycle_number = 1`);
-    expect(row).toEqual({ float_id: "690191", cycle_number: 1, temp: Math.fround(1 / 3), temp_qc: 1, time: "2020-01-01 00:00:01", parameters: ["pres", "temp"] });
+    const [row] = await db.all(`SELECT float_id, cycle_number, temp, temp_qc, time::VARCHAR AS time, epoch_us(time) AS us, parameters FROM '${path}' WHERE cycle_number = 1`);
+    expect(row).toEqual({
+      float_id: "690191", cycle_number: 1, temp: Math.fround(1 / 3), temp_qc: 1, time: "2020-01-01 00:00:01.000007+00",
+      us: String((Date.UTC(2020, 0, 1) + 1000) * 1000 + 7), parameters: ["pres", "temp"],
+    });
   });
 
   it("writes units and long names as key/value metadata, and the same bytes every time", async () => {
@@ -109,13 +114,29 @@ describe("lake views over Hive partitions", () => {
       await mkdir(dirname(path), { recursive: true });
       await w.writeFile(table, path, "zstd");
     };
+    // A measurements file of the table's one schema: every column NULL but float_id and temp.
     const t = (rows: number, temp: number): ColumnTable => ({
       rowCount: rows,
       metadata: {},
-      columns: [
-        stringColumn("float_id", Array(rows).fill("1234567")),
-        { name: "temp", type: "DOUBLE", data: new Float64Array(rows).fill(temp) },
-      ],
+      columns: MEASUREMENT_COLUMNS.map((c): Column => {
+        if (c.name === "float_id") return stringColumn(c.name, Array(rows).fill("1234567"));
+        if (c.name === "temp") return { name: c.name, type: "FLOAT", data: new Float32Array(rows).fill(temp) };
+        switch (c.type) {
+          case "FLOAT":
+            return { name: c.name, type: "FLOAT", data: new Float32Array(rows).fill(NaN) };
+          case "DOUBLE":
+          case "TIMESTAMPTZ":
+            return { name: c.name, type: c.type, data: new Float64Array(rows).fill(NaN) };
+          case "TINYINT":
+            return { name: c.name, type: "TINYINT", data: new Int8Array(rows).fill(NULL_I8) };
+          case "SMALLINT":
+            return { name: c.name, type: "SMALLINT", data: new Int16Array(rows).fill(NULL_I16) };
+          case "INTEGER":
+            return { name: c.name, type: "INTEGER", data: new Int32Array(rows).fill(NULL_I32) };
+          default:
+            return stringColumn(c.name, Array(rows).fill(null));
+        }
+      }),
     });
     await put(partitionFileKey("measurements", "aoml", 2001, "1234567"), t(3, 1));
     await put(partitionFileKey("measurements", "aoml", null, "1234567"), t(2, 2));
@@ -140,10 +161,11 @@ describe("lake views over Hive partitions", () => {
   });
 
   it("has the standard columns of every table, typed, even with no file for a table", async () => {
-    for (const table of ["measurements", "profiles", "floats"] as const) {
+    const duckType = (t: string) => (t === "TIMESTAMPTZ" ? "TIMESTAMP WITH TIME ZONE" : t);
+    for (const table of TABLES) {
       // DuckDB quotes struct fields that are keywords ("mode"): compare without quotes.
-      const got = (await db.all(`DESCRIBE ${table}`)).map((r) => [r.column_name, String(r.column_type).replace(/"/g, "")]);
-      for (const c of standardColumns(table)) expect(got, `${table}.${c.name}`).toContainEqual([c.name, c.type === "FLOAT" && c.name === "temp" ? "DOUBLE" : c.type]);
+      const got = (await db.all(`DESCRIBE ${tableViewName(table)}`)).map((r) => [r.column_name, String(r.column_type).replace(/"/g, "")]);
+      expect(got, table).toEqual(standardColumns(table).map((c) => [c.name, duckType(c.type)]));
     }
     expect((await db.all("SELECT count(*) AS n FROM profiles"))[0]!.n).toBe("0");
   });

@@ -56,7 +56,7 @@ describe("parse job on an S3 lake", () => {
     const lake = await openLakeSession(config, store, { cacheDir: cache.path });
     try {
       expect(lake.cache?.downloaded).toBe(keys.filter((k) => k.endsWith(".parquet") && !k.startsWith("parquet/_state/")).length);
-      const [row] = await lake.session.all("SELECT count(*) AS n, count(doxy) AS doxy FROM measurements");
+      const [row] = await lake.session.all("SELECT count(*) AS n, count(doxy) AS doxy FROM measurements_bgc");
       expect(Number(row!.n)).toBe(expected);
       expect(Number(row!.doxy)).toBeGreaterThan(0);
     } finally {

@@ -181,9 +181,9 @@ describe("parse job over the whole fixture mirror", () => {
               if (x !== null) expected.push(x);
             }
           }
-          const col = param.toLowerCase();
+          // BGC parameters are rows of the long bgc_measurements table (DOUBLE there: float32 widened exactly).
           const got = await db.all(
-            `SELECT ${col}_raw AS v FROM measurements WHERE bgc_source_file = '${bgcName}' AND ${col}_raw IS NOT NULL ORDER BY profile_index, level`,
+            `SELECT raw AS v FROM bgc_measurements WHERE source_file = '${bgcName}' AND parameter = '${param}' AND raw IS NOT NULL ORDER BY profile_index, level`,
           );
           expect(got.map((x) => x.v), `${bgcName} ${param}`).toEqual(expected);
           expect(expected.length, `${bgcName} ${param}`).toBeGreaterThan(0);
@@ -192,7 +192,7 @@ describe("parse job over the whole fixture mirror", () => {
     }
     const [counts] = await db.all(
       "SELECT count(doxy) FILTER (WHERE float_id = '6903247') AS doxy_a, count(chla) FILTER (WHERE float_id = '6903247') AS chla_a, " +
-        "count(doxy) FILTER (WHERE float_id = '3902131') AS doxy_b, count(doxy) FILTER (WHERE float_id NOT IN ('6903247', '3902131')) AS doxy_core FROM measurements",
+        "count(doxy) FILTER (WHERE float_id = '3902131') AS doxy_b, count(doxy) FILTER (WHERE float_id NOT IN ('6903247', '3902131')) AS doxy_core FROM measurements_bgc",
     );
     expect(Number(counts!.doxy_a)).toBeGreaterThan(0);
     expect(Number(counts!.chla_a)).toBeGreaterThan(0);
@@ -205,22 +205,24 @@ describe("parse job over the whole fixture mirror", () => {
     const describe = async (f: string) =>
       new Map((await db.all(`DESCRIBE SELECT * FROM read_parquet('${f}', hive_partitioning = false)`)).map((r) => [r.column_name, r.column_type]));
     const types = await describe(file);
-    expect(types.get("time")).toBe("TIMESTAMP");
+    expect(types.get("time")).toBe("TIMESTAMP WITH TIME ZONE");
     expect(types.get("temp")).toBe("FLOAT");
     expect(types.get("temp_qc")).toBe("TINYINT");
     // NetCDF double stays DOUBLE: MTIME of the R files of 6901929.
     const r = openNc(fixtureFiles(["6901929"]).find((f) => f.rest === "profiles/R6901929_189.nc")!.file);
     expect(r.variables.find((v) => v.name === "MTIME")!.type).toBe("double");
     expect(r.variables.find((v) => v.name === "TEMP")!.type).toBe("float");
-    const bodc = await describe(join(dir.path, `parquet/measurements/dac=bodc/year=${new Date(Date.UTC(1950, 0, 1) + (ncVar(r, "JULD")!.values[0] as number) * 86_400_000).getUTCFullYear()}/6901929.parquet`));
-    expect(bodc.get("mtime")).toBe("DOUBLE");
-    expect(bodc.get("temp")).toBe("FLOAT");
+    // MTIME is a row of bgc_measurements, its value_type says the file's type.
+    const [mtime] = await db.all("SELECT DISTINCT value_type FROM bgc_measurements WHERE float_id = '6901929' AND parameter = 'MTIME'");
+    expect(mtime).toEqual({ value_type: "double" });
     expect(types.get("profile_index")).toBe("SMALLINT");
     expect(types.has("dac")).toBe(false); // partition keys live in the path only
     const kv = await db.all(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata('${file}')`);
     const meta = new Map(kv.map((r) => [r.k, r.v]));
     expect(meta.get("temp.units")).toBe("degree_Celsius");
-    expect(meta.get("doxy.units")).toBe("micromole/kg");
+    const bgcFile = join(dir.path, "parquet/bgc_measurements/dac=coriolis/year=2018/6903247.parquet");
+    const bgcKv = new Map((await db.all(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata('${bgcFile}')`)).map((r) => [r.k, r.v]));
+    expect(bgcKv.get("parameter.DOXY.units")).toBe("micromole/kg");
     expect(String(meta.get("pres.long_name"))).toMatch(/pressure/i);
     const [profiles] = await db.all("SELECT count(*) AS n, count(DISTINCT float_id) AS f FROM profiles");
     expect(Number(profiles!.n)).toBe(first.profiles);
@@ -318,7 +320,7 @@ describe("incremental parsing and quarantine", () => {
     const db = await viewsOver(dir.path);
     const rows = await db.all("SELECT DISTINCT source_file, date_update::VARCHAR AS d FROM measurements WHERE float_id = '2902696' ORDER BY 1");
     db.close();
-    expect(rows).toEqual([{ source_file: "D2902696_001.nc", d: "2099-01-02 03:04:05" }, { source_file: "D2902696_002.nc", d: expect.not.stringMatching(/^2099/) }]);
+    expect(rows).toEqual([{ source_file: "D2902696_001.nc", d: "2099-01-02 03:04:05+00" }, { source_file: "D2902696_002.nc", d: expect.not.stringMatching(/^2099/) }]);
   });
 
   it("quarantines a corrupt file with its reason, lands the rest, and clears the record once the file is good", async () => {

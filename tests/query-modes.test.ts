@@ -5,7 +5,7 @@
  * rule's edges.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../lib/config.ts";
 import { createLakeViews, type DuckSession, openDuckDB } from "../lib/duckdb.ts";
@@ -14,7 +14,8 @@ import { LocalLakeStore } from "../lib/lake/local.ts";
 import { ParquetWriter } from "../lib/lake/parquet.ts";
 import { createLogger } from "../lib/log.ts";
 import { runParse } from "../lib/parse/run.ts";
-import { MEASUREMENT_KEY_COLUMNS, MEASUREMENT_TRAILING_COLUMNS, parameterColumns } from "../lake/schema.ts";
+import { LONG_COLUMNS, MEASUREMENT_COLUMNS } from "../lake/schema.ts";
+import { partitionFileKey } from "../lib/lake/layout.ts";
 import { tempDir, type TempDir } from "./support/fixtures.ts";
 import { landFixtures } from "./parse-job-support.ts";
 
@@ -54,10 +55,12 @@ describe("argopy user modes on fixture levels", () => {
     expect(await count("measurements_standard", "float_id = '6901929'")).toBe(927);
     expect(await count("measurements_standard", "float_id = '6901929' AND cycle_number = 2")).toBe(0);
     // 6903247 (all R): 263 levels have PRES, TEMP and PSAL QC 1; the others have PSAL_QC 3, PRES_QC 4 or
-    // no TEMP/PSAL at all (blank QC counts as 9).
-    expect(await count("measurements_standard", "float_id = '6903247'")).toBe(263);
-    // 13857 has no PSAL: PSAL_QC is blank, i.e. 9, so none of its points is kept.
-    expect(await count("measurements_standard", "float_id = '13857'")).toBe(0);
+    // no TEMP/PSAL at all (blank QC counts as 9). Levels whose BGC values pass their own rule are rows too,
+    // with TEMP and PSAL NULL (tests/open-lake-bgc.test.ts checks those against the files).
+    expect(await count("measurements_standard", "float_id = '6903247' AND temp IS NOT NULL")).toBe(263);
+    expect(await count("measurements_standard", "float_id = '6903247' AND temp IS NULL")).toBeGreaterThan(0);
+    // 13857 has no PSAL: it is judged on the QC variables it has, as argopy does, and keeps all its 440 points.
+    expect(await count("measurements_standard", "float_id = '13857'")).toBe(440);
   });
 
   it("standard mode gives best values: adjusted in mode D, raw in mode R", async () => {
@@ -84,12 +87,13 @@ describe("argopy user modes on fixture levels", () => {
     expect(await count("measurements_research", "float_id = '5906072'")).toBe(1524);
     expect(await count("measurements_research", "float_id = '6901929'")).toBe(927);
     expect(await count("measurements_research", "float_id IN ('6903247', '13857')")).toBe(0);
+    expect(await count("measurements_research", "float_id = '1900857' AND temp IS NULL")).toBe(0);
     expect(await count("measurements_research", "data_mode <> 'D'")).toBe(0);
   });
 });
 
-/** A measurements file of hand-written rows, one per rule edge. */
-function edgeRows(): ColumnTable {
+/** A measurements file and its bgc_measurements file of hand-written rows, one level per rule edge. */
+function edgeRows(): { measurements: ColumnTable; bgc: ColumnTable } {
   type Row = {
     pos: number; juld: number; mode: string; pq: number | null; tq: number | null; sq: number | null;
     aq: number; perr: number; doxyMode: string | null; doxyQc: number | null; doxyAdjQc: number | null;
@@ -107,6 +111,7 @@ function edgeRows(): ColumnTable {
   ];
   const n = rows.length;
   const f32 = (f: (r: Row, i: number) => number | null) => Float32Array.from(rows, (r, i) => f(r, i) ?? NaN);
+  const f64 = (f: (r: Row, i: number) => number | null) => Float64Array.from(rows, (r, i) => f(r, i) ?? NaN);
   const i8 = (f: (r: Row) => number | null) => Int8Array.from(rows, (r) => f(r) ?? NULL_I8);
   const key: Record<string, Column> = {
     float_id: stringColumn("float_id", rows.map(() => "1234567")),
@@ -114,17 +119,19 @@ function edgeRows(): ColumnTable {
     direction: stringColumn("direction", rows.map(() => "A")),
     profile_index: { name: "profile_index", type: "SMALLINT", data: new Int16Array(n) },
     data_mode: stringColumn("data_mode", rows.map((r) => r.mode)),
-    time: { name: "time", type: "TIMESTAMP", data: new Float64Array(n).fill(Date.UTC(2020, 5, 1)) },
+    time: { name: "time", type: "TIMESTAMPTZ", data: new Float64Array(n).fill(Date.UTC(2020, 5, 1) * 1000) },
     juld_qc: { name: "juld_qc", type: "TINYINT", data: i8((r) => r.juld) },
     latitude: { name: "latitude", type: "DOUBLE", data: new Float64Array(n).fill(10) },
     longitude: { name: "longitude", type: "DOUBLE", data: new Float64Array(n).fill(20) },
     position_qc: { name: "position_qc", type: "TINYINT", data: i8((r) => r.pos) },
     level: { name: "level", type: "INTEGER", data: Int32Array.from(rows, (_, i) => i) },
+    depth_m: { name: "depth_m", type: "DOUBLE", data: new Float64Array(n) },
+    source_file: stringColumn("source_file", rows.map(() => "D1234567_001.nc")),
+    bgc_source_file: stringColumn("bgc_source_file", rows.map(() => "BD1234567_001.nc")),
+    date_update: { name: "date_update", type: "TIMESTAMPTZ", data: new Float64Array(n).fill(Date.UTC(2021, 0, 1) * 1000) },
   };
-  const columns: Column[] = MEASUREMENT_KEY_COLUMNS.map((c) => key[c.name]!);
   const param = (p: string, qc: (r: Row) => number | null, mode: (r: Row) => string | null, adjQc: (r: Row) => number | null, err: (r: Row) => number | null) => {
-    const defs = parameterColumns(p);
-    const data: Record<string, Column> = {
+    Object.assign(key, {
       [p]: { name: p, type: "FLOAT", data: f32((_, i) => 100 + i) },
       [`${p}_qc`]: { name: `${p}_qc`, type: "TINYINT", data: i8(qc) },
       [`${p}_raw`]: { name: `${p}_raw`, type: "FLOAT", data: f32((_, i) => 100 + i) },
@@ -133,21 +140,31 @@ function edgeRows(): ColumnTable {
       [`${p}_adjusted_qc`]: { name: `${p}_adjusted_qc`, type: "TINYINT", data: i8(adjQc) },
       [`${p}_adjusted_error`]: { name: `${p}_adjusted_error`, type: "FLOAT", data: f32(err) },
       [`${p}_mode`]: stringColumn(`${p}_mode`, rows.map(mode)),
-    };
-    columns.push(...defs.map((d) => data[d.name]!));
+    });
   };
   param("pres", (r) => r.pq, (r) => r.mode, (r) => (r.mode === "R" ? null : r.pq), (r) => r.perr);
   param("temp", (r) => r.tq, (r) => r.mode, (r) => (r.mode === "R" ? null : r.tq), () => 0.002);
   param("psal", (r) => r.sq, (r) => r.mode, (r) => (r.mode === "R" ? null : r.sq), () => 0.01);
-  param("doxy", (r) => r.doxyQc, (r) => r.doxyMode, (r) => r.doxyAdjQc, () => 5);
-  const trailing: Record<string, Column> = {
-    depth_m: { name: "depth_m", type: "DOUBLE", data: new Float64Array(n) },
-    source_file: stringColumn("source_file", rows.map(() => "D1234567_001.nc")),
-    bgc_source_file: stringColumn("bgc_source_file", rows.map(() => "BD1234567_001.nc")),
-    date_update: { name: "date_update", type: "TIMESTAMP", data: new Float64Array(n).fill(Date.UTC(2021, 0, 1)) },
+  const measurements = { rowCount: n, columns: MEASUREMENT_COLUMNS.map((c) => key[c.name]!), metadata: {} };
+  // DOXY as a long row per level: best value/QC adjusted in mode A/D, raw in R.
+  const best = (r: Row) => (r.doxyMode === "R" ? r.doxyQc : r.doxyAdjQc);
+  const long: Record<string, Column> = {
+    ...key,
+    pres: { name: "pres", type: "FLOAT", data: f32((_, i) => 100 + i) },
+    parameter: stringColumn("parameter", rows.map(() => "DOXY")),
+    value: { name: "value", type: "DOUBLE", data: f64((_, i) => 200 + i) },
+    qc: { name: "qc", type: "TINYINT", data: i8(best) },
+    raw: { name: "raw", type: "DOUBLE", data: f64((_, i) => 200 + i) },
+    raw_qc: { name: "raw_qc", type: "TINYINT", data: i8((r) => r.doxyQc) },
+    adjusted: { name: "adjusted", type: "DOUBLE", data: f64((r, i) => (r.doxyAdjQc === null ? null : 200 + i)) },
+    adjusted_qc: { name: "adjusted_qc", type: "TINYINT", data: i8((r) => r.doxyAdjQc) },
+    adjusted_error: { name: "adjusted_error", type: "DOUBLE", data: f64(() => 5) },
+    mode: stringColumn("mode", rows.map((r) => r.doxyMode)),
+    value_type: stringColumn("value_type", rows.map(() => "float")),
+    dpres: { name: "dpres", type: "FLOAT", data: f32(() => null) },
+    source_file: stringColumn("source_file", rows.map(() => "BD1234567_001.nc")),
   };
-  columns.push(...MEASUREMENT_TRAILING_COLUMNS.map((c) => trailing[c.name]!));
-  return { rowCount: n, columns, metadata: {} };
+  return { measurements, bgc: { rowCount: n, columns: LONG_COLUMNS.map((c) => long[c.name]!), metadata: {} } };
 }
 
 describe("argopy user modes on hand-written rows", () => {
@@ -155,10 +172,13 @@ describe("argopy user modes on hand-written rows", () => {
   let db: DuckSession;
   beforeAll(async () => {
     dir = await tempDir("modes-edge");
-    const folder = join(dir.path, "parquet/measurements/dac=aoml/year=2020");
-    await mkdir(folder, { recursive: true });
     const w = await ParquetWriter.open();
-    await w.writeFile(edgeRows(), join(folder, "1234567.parquet"), "zstd");
+    const tables = edgeRows();
+    for (const [table, t] of [["measurements", tables.measurements], ["bgc_measurements", tables.bgc]] as const) {
+      const path = join(dir.path, ...partitionFileKey(table, "aoml", 2020, "1234567").split("/"));
+      await mkdir(dirname(path), { recursive: true });
+      await w.writeFile(t, path, "zstd");
+    }
     await w.close();
     db = await openDuckDB({ threads: 1 });
     await createLakeViews(db, dir.path);
@@ -168,16 +188,17 @@ describe("argopy user modes on hand-written rows", () => {
     await dir?.cleanup();
   });
 
-  it("standard: core rule on rows, BGC values only in mode A/D with QC 1, 2, 5 or 8", async () => {
-    const rows = await db.all("SELECT level, doxy, doxy_qc, doxy_mode FROM measurements_standard ORDER BY level");
-    // Level 2 (blank PSAL QC), 6 (POSITION_QC 8) and 7 (TEMP_QC 3) are not standard points.
-    expect(rows.map((r) => r.level)).toEqual([0, 1, 3, 4, 5]);
+  it("standard: core rule on TEMP/PSAL, each BGC value on its own mode and QC and its level's position, time and PRES QC", async () => {
+    const rows = await db.all("SELECT level, temp, doxy, doxy_qc, doxy_mode FROM measurements_standard ORDER BY level");
+    // Level 6 (POSITION_QC 8) fails for everything; level 7 (TEMP_QC 3, DOXY QC 3) keeps nothing.
+    // Level 2 (blank PSAL QC) is no core point, but its DOXY (A, QC 1) is kept on its own.
     expect(rows).toEqual([
-      { level: 0, doxy: 100, doxy_qc: 1, doxy_mode: "D" }, // D, QC 1
-      { level: 1, doxy: 101, doxy_qc: 2, doxy_mode: "D" }, // D, QC 2
-      { level: 3, doxy: 103, doxy_qc: 5, doxy_mode: "A" }, // A, QC 5
-      { level: 4, doxy: 104, doxy_qc: 8, doxy_mode: "D" }, // D, QC 8
-      { level: 5, doxy: null, doxy_qc: null, doxy_mode: "R" }, // R: not kept in standard mode
+      { level: 0, temp: 100, doxy: 200, doxy_qc: 1, doxy_mode: "D" }, // D, QC 1
+      { level: 1, temp: 101, doxy: 201, doxy_qc: 2, doxy_mode: "D" }, // D, QC 2
+      { level: 2, temp: null, doxy: 202, doxy_qc: 1, doxy_mode: "A" }, // A, QC 1; core point fails
+      { level: 3, temp: 103, doxy: 203, doxy_qc: 5, doxy_mode: "A" }, // A, QC 5
+      { level: 4, temp: 104, doxy: 204, doxy_qc: 8, doxy_mode: "D" }, // D, QC 8
+      { level: 5, temp: 105, doxy: null, doxy_qc: null, doxy_mode: "R" }, // R: not kept in standard mode
     ]);
   });
 
@@ -185,8 +206,8 @@ describe("argopy user modes on hand-written rows", () => {
     const rows = await db.all("SELECT level, pres_error, doxy, doxy_qc FROM measurements_research ORDER BY level");
     // Level 1 has QC 2, 2 a blank PSAL QC, 3 a PRES error of 20, 5 mode A, 6 POSITION_QC 8, 7 mode R.
     expect(rows.map((r) => r.level)).toEqual([0, 4]);
-    expect(rows[0]).toMatchObject({ level: 0, doxy: 100, doxy_qc: 1 });
-    expect(rows[1]).toMatchObject({ level: 4, doxy: 104, doxy_qc: 8 });
+    expect(rows[0]).toMatchObject({ level: 0, doxy: 200, doxy_qc: 1 });
+    expect(rows[1]).toMatchObject({ level: 4, doxy: 204, doxy_qc: 8 });
     expect(rows[1]!.pres_error).toBeCloseTo(19.9, 5);
   });
 });

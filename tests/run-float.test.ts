@@ -145,7 +145,7 @@ describe("run-float on the fixture mirror", () => {
         ORDER BY direction = 'A' DESC, profile_index LIMIT 1`);
       const levels = await duckRows(duck, `
         SELECT pres, depth_m, temp, psal, doxy, CAST(pres_qc AS INTEGER) AS pres_qc, CAST(temp_qc AS INTEGER) AS temp_qc
-        FROM measurements WHERE float_id = '${wmo}' AND cycle_number = ${p.cycle_number}
+        FROM measurements_bgc WHERE float_id = '${wmo}' AND cycle_number = ${p.cycle_number}
           AND direction = '${p.direction}' AND profile_index = ${p.profile_index}
         ORDER BY level`);
       const json = await redis.client.get(`${redis.prefix}float:${wmo}:latest`);

@@ -86,7 +86,11 @@ export function lakeRows(reader: DuckDBResultReader): Record<string, unknown>[] 
       const t = types[i];
       let x: unknown = v;
       if (v !== null && t === DuckDBTypeId.FLOAT) x = Number.isNaN(Number(v)) ? null : float32ToShortest(Number(v));
-      else if (v !== null && (t === DuckDBTypeId.TIMESTAMP || t === DuckDBTypeId.TIMESTAMP_TZ)) x = new Date(String(v).replace(" ", "T") + (/Z|[+-]\d\d(:?\d\d)?$/.test(String(v)) ? "" : "Z")).toISOString();
+      else if (v !== null && (t === DuckDBTypeId.TIMESTAMP || t === DuckDBTypeId.TIMESTAMP_TZ)) {
+        // DuckDB prints a TIMESTAMPTZ with a bare hour offset ("+00"): make it ISO 8601 ("+00:00").
+        const text = String(v).replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00");
+        x = new Date(/Z|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`).toISOString();
+      }
       else if (v !== null && (t === DuckDBTypeId.BIGINT || t === DuckDBTypeId.HUGEINT) && Number.isSafeInteger(Number(v))) x = Number(v);
       else if (typeof v === "number" && Number.isNaN(v)) x = null;
       out[names[i]!] = x;
