@@ -82,7 +82,7 @@ describe("query answers", () => {
     expect(r.stdout.toString()).toBe("float_id\n13857\n6903247\n");
     const s = await query(["--lake", lake, "--format", "csv", "SELECT count(*) AS n FROM synthetic WHERE float_id = '6903247'"]);
     expect(Number(s.stdout.toString().split("\n")[1])).toBeGreaterThan(1000);
-  });
+  }, 120_000);
 
   it("--format arrow read back with apache-arrow equals --format csv row for row", async () => {
     const sql = "SELECT * FROM measurements_bgc ORDER BY float_id, cycle_number, direction, profile_index, level";
@@ -110,7 +110,7 @@ describe("query answers", () => {
       // The CSV's text of a FLOAT is the float32 the Arrow column holds.
       expect(fromArrow, `row ${r}`).toEqual(fields.map((x, i) => (typeof fromArrow[i] === "number" && x !== "" ? Math.fround(Number(x)) === fromArrow[i] ? fromArrow[i] : Number(x) : x)));
     }
-  }, 120_000);
+  }, 180_000);
 
   it("FLOAT prints as its shortest float32 form in CSV, NDJSON, JSON and the table", async () => {
     for (const [column, view] of [["temp", "measurements"], ["doxy", "measurements_bgc"]]) {
@@ -131,7 +131,7 @@ describe("query answers", () => {
       }
       expect(csv.join("\n")).not.toMatch(/\.\d{9,}/);
     }
-  });
+  }, 240_000);
 
   it("the table shows the first rows and says how many more there are", async () => {
     const r = await query(["--lake", lake, "--max-rows", "5", "SELECT * FROM measurements"]);
@@ -139,7 +139,7 @@ describe("query answers", () => {
     const text = r.stdout.toString();
     expect(text).toContain(`${n} rows (5 shown, ${Number(n) - 5} more;`);
     expect(text.split("\n").filter((l) => l.startsWith("│")).length).toBe(2 + 5);
-  });
+  }, 120_000);
 
   it("--out streams to a file, refuses to overwrite it, and --force replaces it", async () => {
     const out = join(dir.path, "out", "answer.arrow");
@@ -158,5 +158,5 @@ describe("query answers", () => {
     const csvOut = join(dir.path, "out", "answer.csv");
     expect((await query(["--lake", lake, "--out", csvOut, sql])).code).toBe(0);
     expect((await readFile(csvOut, "utf8")).trimEnd().split("\n")).toHaveLength(441);
-  });
+  }, 180_000);
 });
