@@ -73,9 +73,9 @@ describe("loadConfig refuses each bad value with one line", () => {
     });
   }
 
-  it("leaves the credentials of a refused connection URL out", () => {
+  it("masks the password of a refused connection URL", () => {
     expect(configError({ DATABASE_URL: "mysql://argo:hunter22@db/argo" }).message)
-      .toBe('DATABASE_URL="mysql://db/argo": expected a URL starting with postgres:// or postgresql://');
+      .toBe('DATABASE_URL="mysql://argo:***@db/argo": expected a URL starting with postgres:// or postgresql://');
   });
 
   it("accepts the defaults and good values, converting them", () => {
