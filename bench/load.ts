@@ -30,7 +30,8 @@ import { openDuckDB } from "../lib/duckdb.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { type LoadStats, runLoad } from "../lib/load/run.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat, type RunFloatStats } from "../lib/pipeline.ts";
+import { runFloat, stageStats } from "../lib/runner.ts";
+import type { RunRecord } from "../lib/schedule/runs.ts";
 import { runtimeName } from "../lib/runtime.ts";
 
 const args = process.argv.slice(2);
@@ -99,7 +100,7 @@ async function buildLake(dir: string, target: number): Promise<{ floats: number;
   const store = new LocalLakeStore(base);
   for (const wmo of FIXTURE_FLOATS) {
     const s = await runFloat(config(base, {}), store, quiet, wmo);
-    if (s.status !== "succeeded") throw new Error(`run-float ${wmo}: ${s.failed_stage}: ${s.error}`);
+    if (s.verdict !== "succeeded") throw new Error(`run-float ${wmo}: ${s.verdict}: ${s.error}`);
   }
   const lake = join(dir, "lake");
   await rm(lake, { recursive: true, force: true });
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
   console.log("| float | run | sync | parse | load | total |");
   console.log("|---|---|---|---|---|---|");
   for (const wmo of ["2902269", "5900865"]) {
-    const rows: { first: RunFloatStats[]; again: RunFloatStats[] } = { first: [], again: [] };
+    const rows: { first: RunRecord[]; again: RunRecord[] } = { first: [], again: [] };
     for (let i = 0; i < runs; i++) {
       const dir = join(benchDir, `rf-${wmo}-${i}`);
       await rm(dir, { recursive: true, force: true });
@@ -196,10 +197,10 @@ async function main(): Promise<void> {
       await clearRedis();
     }
     for (const [label, list] of Object.entries(rows)) {
-      const bad = list.find((s) => s.status !== "succeeded");
-      if (bad) throw new Error(`run-float ${wmo}: ${bad.failed_stage}: ${bad.error}`);
-      const m = (k: "sync" | "parse" | "load" | "total") => fmt(median(list.map((s) => s.timings_ms[k] ?? 0)));
-      console.log(`| ${wmo} (${list[0]!.parse!.profiles || list[0]!.load!.profiles_read} profiles) | ${label === "first" ? "first" : "again, unchanged"} | ${m("sync")} | ${m("parse")} | ${m("load")} | ${m("total")} |`);
+      const bad = list.find((s) => s.verdict !== "succeeded");
+      if (bad) throw new Error(`run-float ${wmo}: ${bad.verdict}: ${bad.error}`);
+      const m = (k: "sync" | "parse" | "load" | "total") => fmt(median(list.map((s) => (k === "total" ? s.duration_ms : s.stages.find((x) => x.stage === k)?.duration_ms ?? 0))));
+      console.log(`| ${wmo} (${stageStats(list[0]!, "parse")!.profiles || stageStats(list[0]!, "load")!.profiles_read} profiles) | ${label === "first" ? "first" : "again, unchanged"} | ${m("sync")} | ${m("parse")} | ${m("load")} | ${m("total")} |`);
     }
   }
 }

@@ -73,7 +73,7 @@ try {
           results.sharded.push(performance.now() - t0);
           results.shardedCpu.push(childCpuSeconds() - cpu0);
           results.shardStages.push(["sync", "parse", "load"].map((s) => Math.max(...outcomes.map((o) => stageMs(o.record, s)))));
-          if (outcomes.some((o) => o.record.status !== "succeeded")) throw new Error("a shard worker's run did not succeed");
+          if (outcomes.some((o) => o.record.verdict !== "succeeded")) throw new Error("a shard worker's run did not succeed");
         }
       } finally {
         await t.cleanup();

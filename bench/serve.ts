@@ -29,7 +29,7 @@ import { loadConfig } from "../lib/config.ts";
 import { hotKeys, writeHotFloat } from "../lib/db/redis.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat } from "../lib/pipeline.ts";
+import { runFloat } from "../lib/runner.ts";
 import { runtimeName } from "../lib/runtime.ts";
 import { serveRedis } from "../lib/serve/backends.ts";
 import { DEFAULT_LIMIT, DEFAULT_RADIUS_KM, summaryFromHash } from "../lib/serve/hot.ts";
@@ -156,7 +156,7 @@ try {
   const store = new LocalLakeStore(lake);
   for (const wmo of FIXTURE_FLOATS) {
     const s = await runFloat(config, store, log, wmo);
-    if (s.status !== "succeeded") throw new Error(`run-float ${wmo}: ${s.error}`);
+    if (s.verdict !== "succeeded") throw new Error(`run-float ${wmo}: ${s.error}`);
   }
   await store.close();
   const k = hotKeys(prefix);

@@ -1,7 +1,7 @@
 /**
  * deno task load: the lake's aggregates into Postgres and the Redis hot layer.
  */
-import { OPTION_HELP, printStats, runJob } from "../lib/cli.ts";
+import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task load [options]
@@ -35,28 +35,12 @@ ${OPTION_HELP.lake}
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
-Exit codes: 0 done; 1 a target could not be reached or a float failed to load
-(the others are loaded; see errors in the stats); 2 bad arguments or settings.
+${EXIT_CODES_HELP}
+With neither DATABASE_URL nor REDIS_URL the load is skipped (exit 0).
 `;
 
 await runJob({ name: "load", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
-  const { runLoad } = await import("../lib/load/run.ts");
-  const { recordRun } = await import("../lib/pipeline.ts");
-  const { openLake } = await import("../lib/lake/open.ts");
-  const { describeError } = await import("../lib/cli.ts");
-  const store = openLake(ctx.config);
-  const started = new Date();
-  try {
-    const stats = await runLoad(ctx.config, store, ctx.log);
-    await recordRun(ctx.config, ctx.log, "load", started, "succeeded", stats, null);
-    printStats(ctx, stats, "load finished");
-    return 0;
-  } catch (err) {
-    const stats = (err as { context?: { stats?: unknown } }).context?.stats ?? null;
-    await recordRun(ctx.config, ctx.log, "load", started, "failed", stats, describeError(err));
-    throw err;
-  } finally {
-    await store.close();
-  }
+  const { runFromCli } = await import("../lib/cli-run.ts");
+  return await runFromCli(ctx, { job: "load" });
 });

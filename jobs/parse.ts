@@ -3,7 +3,7 @@
  * ProfileData JSON on stdout with --format json).
  */
 import process from "node:process";
-import { OPTION_HELP, printStats, runJob } from "../lib/cli.ts";
+import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { partitionFileKey, QUARANTINE_PREFIX, rawFloatPrefix } from "../lib/lake/layout.ts";
 
@@ -39,9 +39,9 @@ ${OPTION_HELP.lake}
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
-Exit codes: 0 done (quarantined files do not fail the run); 1 a float could
-not be parsed or written or was refused (see error_details), or the lake is
-missing or the removal guard stopped the run; 2 bad arguments or settings.
+${EXIT_CODES_HELP}
+A quarantined file makes the run partial (the float's other files land); a
+missing lake or the removal guard stopping the run is failed.
 `;
 
 await runJob({
@@ -52,29 +52,25 @@ await runJob({
   const format = typeof ctx.flags.format === "string" ? ctx.flags.format : "parquet";
   if (format !== "parquet" && format !== "json") throw new ConfigError(`--format ${JSON.stringify(format)}: expected parquet or json`);
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
+  if (format === "parquet") {
+    const { runFromCli } = await import("../lib/cli-run.ts");
+    return await runFromCli(ctx, { job: "parse", force: ctx.flags.force === true });
+  }
+  // --format json prints ProfileData and writes nothing: a read of the lake, not a run.
   const { openLake } = await import("../lib/lake/open.ts");
+  const { assertLakeExists } = await import("../lib/removal-guard.ts");
   const store = openLake(ctx.config);
   try {
-    if (format === "json") {
-      const { profileDataOf } = await import("../lib/parse/json.ts");
-      let n = 0;
-      process.stdout.write("[");
-      for await (const p of profileDataOf(ctx.config, store, ctx.log)) {
-        process.stdout.write((n++ ? ",\n" : "\n") + JSON.stringify(p));
-      }
-      process.stdout.write(n ? "\n]\n" : "]\n");
-      ctx.log.info("parse: ProfileData printed", { profiles: n });
-      return 0;
+    assertLakeExists(store, "parse");
+    const { profileDataOf } = await import("../lib/parse/json.ts");
+    let n = 0;
+    process.stdout.write("[");
+    for await (const p of profileDataOf(ctx.config, store, ctx.log)) {
+      process.stdout.write((n++ ? ",\n" : "\n") + JSON.stringify(p));
     }
-    const { runParse } = await import("../lib/parse/run.ts");
-    const stats = await runParse(ctx.config, store, ctx.log, { force: ctx.flags.force === true });
-    printStats(
-      ctx,
-      stats,
-      `parse: ${stats.floats_parsed} floats parsed, ${stats.floats_skipped} unchanged, ${stats.measurement_rows} rows, ` +
-        `${stats.parquet_files_written} files, ${stats.quarantined} quarantined, ${stats.errors} errors`,
-    );
-    return stats.errors > 0 ? 1 : 0;
+    process.stdout.write(n ? "\n]\n" : "]\n");
+    ctx.log.info("parse: ProfileData printed", { profiles: n });
+    return 0;
   } finally {
     await store.close();
   }

@@ -1,8 +1,7 @@
 /**
  * deno task run-float <WMO>: sync, parse and load one float, end to end.
  */
-import process from "node:process";
-import { OPTION_HELP, runJob } from "../lib/cli.ts";
+import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { isWmo } from "../lib/argo/ids.ts";
 
@@ -22,16 +21,14 @@ Options:
   --skip-download    no sync: parse and load what the raw zone already holds
 ${OPTION_HELP.gdac}
 ${OPTION_HELP.lake}
-  --json             print the final stats as JSON on stdout (logs go to stderr)
+  --json             print the run record as JSON on stdout (logs go to stderr)
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
 
 Every setting is also a --kebab-case flag, e.g. --database-url, --redis-url,
 --redis-prefix, --redis-ttl, --log-format text.
 
-Exit codes: 0 every stage succeeded; 1 a stage failed (the stage and the
-reason are printed, the lake keeps what earlier stages wrote); 2 bad
-arguments or settings (nothing was done).
+${EXIT_CODES_HELP}
 `;
 
 await runJob({
@@ -45,20 +42,6 @@ await runJob({
   const wmo = ctx.positionals[0];
   if (!isWmo(wmo)) throw new ConfigError(`${JSON.stringify(wmo)} is not a WMO float number (5 or 7 digits); see --help`);
   // Loaded here, not at the top, so --help and argument errors answer without loading DuckDB, pg and the parser.
-  const { runFloat, formatRunReport, recordRun } = await import("../lib/pipeline.ts");
-  const { openLake } = await import("../lib/lake/open.ts");
-  const store = openLake(ctx.config);
-  try {
-    const started = new Date();
-    const stats = await runFloat(ctx.config, store, ctx.log, wmo, { skipDownload: ctx.flags["skip-download"] === true });
-    await recordRun(ctx.config, ctx.log, "run-float", started, stats.status, stats, stats.error);
-    process.stdout.write((ctx.flags.json ? JSON.stringify(stats, null, 2) : formatRunReport(stats)) + "\n");
-    if (stats.status === "failed") {
-      process.stderr.write(`run-float: ${stats.failed_stage} stage failed for float ${wmo}: ${stats.error}\n`);
-      return 1;
-    }
-    return 0;
-  } finally {
-    await store.close();
-  }
+  const { runFromCli } = await import("../lib/cli-run.ts");
+  return await runFromCli(ctx, { job: "run-float", floatIds: [wmo], skip: ctx.flags["skip-download"] === true ? ["sync"] : undefined });
 });

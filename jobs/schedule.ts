@@ -3,14 +3,13 @@
  * one cycle on SCHEDULE_CRON) until SIGTERM/SIGINT; `--once` runs one cycle
  * and exits (Kubernetes CronJob, ECS scheduled task).
  */
-import { printStats, runJob } from "../lib/cli.ts";
+import { EXIT_CODES_HELP, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { latestRunKey, lockKey, runKey } from "../lib/lake/layout.ts";
 import { JOB_NAMES, type JobName } from "../lib/schedule/runs.ts";
 import { serveSchedule } from "../lib/schedule/service.ts";
-import { defaultStages } from "../lib/schedule/stages.ts";
 
-const usage = `Usage: deno task schedule [--once [--job cycle|sync|parse|load|run-float]] [--shard i/n] [options]
+const usage = `Usage: deno task schedule [--once [--job ${JOB_NAMES.join("|")}]] [--shard i/n] [options]
 
 Runs the pipeline on a schedule (UTC), one run at a time, never two at once
 for the same lake and shard (Postgres advisory lock with DATABASE_URL, a lock
@@ -20,8 +19,8 @@ object ${lockKey("scheduler")} in the lake otherwise).
   SYNC_CRON, PARSE_CRON, LOAD_CRON
                    one cron per stage, used when SCHEDULE_CRON is not set
                    (5 fields, or 6 with seconds first; UTC)
-  --once           run one job now and exit (0 ok or skipped, 1 failed)
-  --job NAME       with --once: cycle (default), sync, parse, load, run-float
+  --once           run one job now and exit with its verdict's exit code
+  --job NAME       with --once: cycle (default), ${JOB_NAMES.filter((j) => j !== "cycle").join(", ")}
   --shard i/n      only floats with fnv1a32(WMO) mod n = i; auto/n takes i from
                    JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX (env SHARD)
   --float WMO      only these floats (repeatable; required by run-float)
@@ -30,8 +29,14 @@ object ${lockKey("scheduler")} in the lake otherwise).
   --json           with --once, print the run record as JSON on stdout
 
 Every run is recorded in the lake (${runKey("<date>", "<run_id>")}, ${latestRunKey("all")})
-and in job_runs when DATABASE_URL is set. Every config variable is also a
+and in job_runs when DATABASE_URL is set. With METRICS_PORT set the scheduler
+serves GET /healthz (200, or 503 when its last run failed or it is stopping)
+and GET /metrics (Prometheus text). Every config variable is also a
 --kebab-case flag.
+
+With --once: ${EXIT_CODES_HELP}
+A run stopped by SIGTERM is failed (exit 1 with --once); the long-running
+scheduler exits 0 once stopped.
 `;
 
 await runJob({
@@ -46,9 +51,8 @@ await runJob({
     config: ctx.config,
     log: ctx.log,
     env: ctx.env,
-    stages: defaultStages,
     once: ctx.flags.once ? { job: job as JobName } : undefined,
     onOutcome: (outcome) =>
-      printStats(ctx, outcome.ran ? outcome.record : { ran: false, reason: outcome.reason }, outcome.ran ? `run ${outcome.record.status}` : "nothing run"),
+      printStats(ctx, outcome.ran ? outcome.record : { ran: false, reason: outcome.reason }, outcome.ran ? `run ${outcome.record.verdict}` : "nothing run"),
   });
 });

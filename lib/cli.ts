@@ -9,6 +9,8 @@ import { createLogger, type Logger, makeRedactor } from "./log.ts";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import { exitProcess, processEnv, scriptArgs } from "./runtime.ts";
+import { RUNS_PREFIX } from "./lake/layout.ts";
+import { Terminal } from "./terminal.ts";
 
 /** A job-specific flag. `config` routes its value into that config variable. */
 export interface FlagSpec {
@@ -33,6 +35,8 @@ export interface JobContext {
   flags: Record<string, string | boolean>;
   positionals: string[];
   env: Record<string, string | undefined>;
+  /** stderr: log lines, and on a TTY the progress bar below them. */
+  terminal: Terminal;
 }
 
 /** Help lines for the flags `runJob` handles for every job, so each job's usage shows them alike. */
@@ -42,6 +46,12 @@ export const OPTION_HELP = {
   dotenv: "  --dotenv PATH      read settings from PATH instead of ./.env",
   help: "  --help             print this help and exit",
 } as const;
+
+/** The exit codes of every job that runs stages (one rule: lib/stages.ts, README "Runs, verdicts and health"). */
+export const EXIT_CODES_HELP = `Exit codes: 0 succeeded, or skipped (nothing to do); 1 partial (some floats or
+files failed, the others landed; the run record names them) or failed (nothing
+usable, interrupted, or the lake does not exist); 2 bad arguments or settings
+(nothing was done). Every run is recorded in the lake's ${RUNS_PREFIX} (and job_runs).`;
 
 /** Flags every job understands; config variables are also settable as --kebab-case flags. */
 export const commonFlags: Record<string, FlagSpec> = {
@@ -115,9 +125,12 @@ export async function runJob(spec: JobSpec, main: (ctx: JobContext) => Promise<0
     // The default .env may be absent; a file named on the command line must be there.
     if (envFile !== undefined && !existsSync(envFile)) throw new ConfigError(`--dotenv ${JSON.stringify(envFile)}: no such file`);
     const config = loadConfig({ env, overrides, envFile });
-    log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, env) });
+    const terminal = new Terminal(process.stderr);
+    // A person at a terminal reads text; anything else (a container, a pipe) gets JSON lines.
+    const format = config.LOG_FORMAT ?? (terminal.isTTY ? "text" : "json");
+    log = createLogger({ level: config.LOG_LEVEL, format, secrets: secretsOf(config, env), write: (line) => terminal.line(line) });
     redact = log.redact;
-    const code = await main({ config, log, flags, positionals, env });
+    const code = await main({ config, log, flags, positionals, env, terminal });
     return await exitProcess(code);
   } catch (err) {
     const code = exitCodeOf(err);

@@ -129,9 +129,10 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.string().trim().toLowerCase().default("info").pipe(
     z.enum(["debug", "info", "warn", "error"], { error: "expected debug, info, warn or error" }),
   ),
-  LOG_FORMAT: z.string().trim().toLowerCase().default("json").pipe(
+  /** json or text; unset: text on a terminal, json lines otherwise (lib/cli.ts). */
+  LOG_FORMAT: z.string().trim().toLowerCase().pipe(
     z.enum(["json", "text"], { error: "expected json or text" }),
-  ),
+  ).optional(),
   ENVIRONMENT: z.string().trim().default("development"),
   SYNC_CRON: cron.default("0 */6 * * *"),
   PARSE_CRON: cron.default("30 */6 * * *"),
@@ -140,6 +141,11 @@ export const ConfigSchema = z.object({
   SCHEDULE_CRON: cron.optional(),
   /** Seconds a stopping scheduler waits for its in-flight run before it exits anyway. */
   SHUTDOWN_TIMEOUT: number("a number of seconds >= 0", 0).default(30),
+  // The runner, status and the scheduler's health (README "Runs, verdicts and health").
+  /** Port of the scheduler's GET /healthz and GET /metrics; unset serves nothing. */
+  METRICS_PORT: number("a port number from 0 to 65535", 0, true).refine((v) => v <= 65535, { error: "expected a port number from 0 to 65535" }).optional(),
+  /** Hours a DAC (or the cached index) may lag before status calls the lake stale. */
+  STATUS_MAX_LAG: number("a number of hours > 0", 0.001).default(24),
   /** This process's share of the floats, "i/n" (0 <= i < n); "auto/n" takes i from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX. */
   SHARD: z.string().trim().regex(/^(\d+|auto)\/[1-9]\d*$/, { error: "expected i/n with 0 <= i < n (e.g. 0/4), or auto/n" }).optional(),
   // Blast-radius guards of the input side (README "Guarantees").

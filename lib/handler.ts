@@ -4,7 +4,7 @@
  *
  * Event (every field optional):
  *   {
- *     "job": "cycle" | "sync" | "parse" | "load" | "run-float",   // default "cycle"
+ *     "job": "cycle" | "sync" | "parse" | "load" | "run-float" | "run-batch",   // default "cycle"
  *     "config": { "ARGO_DAC": "aoml", "LAKE_URL": "s3://bucket/lake", ... },
  *     "floatIds": ["2902224"],          // or "float_id": "2902224" as the original workers took
  *     "shard": "0/4"                    // or "auto/4"; default SHARD from the config
@@ -14,21 +14,23 @@
  * `config` values on top. The run takes the scope's lock like the scheduler,
  * except run-float, which touches only the floats named (atomic writes make it
  * safe next to a cycle); when the lock is held elsewhere the result is
- * `{ status: "skipped" }`. A failed run is recorded, then thrown, so Lambda
- * counts it as an error (and retries it if so configured).
+ * `{ verdict: "skipped" }`. The run goes through the one runner (lib/runner.ts),
+ * so its verdict is the jobs' and the scheduler's: a partial or failed run
+ * (exit code 1 anywhere else) is recorded, then thrown as a RunVerdictError
+ * carrying the record, so Lambda counts it as an error (and retries it if so
+ * configured).
  */
 import process from "node:process";
 import { z } from "zod";
 import { describeError } from "./cli.ts";
 import { type ConfigKey, configKeys, loadConfig, secretsOf } from "./config.ts";
-import { ArgoLakeError, ConfigError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 import { openLake } from "./lake/open.ts";
 import { createLogger } from "./log.ts";
 import { openRunLock } from "./schedule/lock.ts";
-import { executeRun, scopeOf, type StageRegistry } from "./schedule/run.ts";
+import { executeRun, RunVerdictError, scopeOf } from "./runner.ts";
 import { JOB_NAMES, type RunRecord } from "./schedule/runs.ts";
 import { parseShard } from "./schedule/shard.ts";
-import { defaultStages } from "./schedule/stages.ts";
 
 /** The event a handler call takes. */
 export const HandlerEventSchema = z.object({
@@ -41,7 +43,7 @@ export const HandlerEventSchema = z.object({
 export type HandlerEvent = z.input<typeof HandlerEventSchema>;
 
 /** What a handler call returns: the run record, or why nothing ran. */
-export type HandlerResult = RunRecord | { status: "skipped"; job: string; scope: string; reason: string };
+export type HandlerResult = RunRecord | { verdict: "skipped"; job: string; scope: string; reason: string };
 
 /** The parts of a Lambda context the handler uses. */
 export interface HandlerContext {
@@ -49,9 +51,8 @@ export interface HandlerContext {
   getRemainingTimeInMillis?(): number;
 }
 
-/** For tests and embedders: the stages to run and the environment to read. */
+/** For tests and embedders: the environment to read. */
 export interface HandlerOptions {
-  stages?: StageRegistry;
   env?: Record<string, string | undefined>;
 }
 
@@ -77,7 +78,7 @@ export async function handler(event: unknown = {}, context: HandlerContext = {},
   if (ev.shard !== undefined) overrides.SHARD = ev.shard;
 
   const config = loadConfig({ env, overrides });
-  const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, secrets: secretsOf(config, env) });
+  const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? "json", secrets: secretsOf(config, env) });
   const shard = parseShard(config.SHARD, env);
   const store = openLake(config);
   const scope = scopeOf(shard);
@@ -90,19 +91,12 @@ export async function handler(event: unknown = {}, context: HandlerContext = {},
   try {
     const lock = ev.job === "run-float" ? null : openRunLock(config, store, scope, { log });
     const outcome = await executeRun(
-      { config, store, log, stages: opts.stages ?? defaultStages, shard, lock },
+      { config, store, log, shard, lock },
       { job: ev.job, trigger: "handler", floatIds: config.FLOAT_IDS, signal: stop.signal },
     );
-    if (!outcome.ran) return { status: "skipped", job: ev.job, scope, reason: outcome.reason };
-    const record = outcome.record;
-    if (record.status === "failed") {
-      const failed = record.stages.find((s) => s.status === "failed");
-      throw new ArgoLakeError(`${ev.job} run ${record.run_id} failed${failed ? ` in ${failed.stage}` : ""}: ${record.error}`, {
-        stage: failed?.stage ?? "run",
-        run_id: record.run_id,
-      });
-    }
-    return record;
+    if (!outcome.ran) return { verdict: "skipped", job: ev.job, scope, reason: outcome.reason };
+    if (outcome.record.exit_code !== 0) throw new RunVerdictError(outcome.record);
+    return outcome.record;
   } catch (err) {
     log.error("handler failed", { job: ev.job, error: describeError(err) });
     throw err;

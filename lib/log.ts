@@ -19,6 +19,8 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** A logger whose lines also carry `fields` (e.g. the stage or float). */
   child(fields: Record<string, unknown>): Logger;
+  /** The same logger for another run: its lines carry `runId` (the runner gives each run its own). */
+  forRun(runId: string): Logger;
   /** Removes every known secret from a string (for messages printed outside the logger). */
   redact(text: string): string;
 }
@@ -80,10 +82,9 @@ export function makeRedactor(secrets: string[]): (text: string) => string {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? "info";
   const format = opts.format ?? "json";
-  const runId = opts.runId ?? randomUUID();
   const redact = makeRedactor(opts.secrets ?? []);
   const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
-  const make = (bound: Record<string, unknown>): Logger => {
+  const make = (bound: Record<string, unknown>, runId: string): Logger => {
     const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
       if (rank[lvl] < rank[level]) return;
       const all = { ...bound, ...fields };
@@ -92,7 +93,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
         write(redact(JSON.stringify({ time, level: lvl, run_id: runId, msg, ...all }, jsonSafe)));
       } else {
         const kv = Object.entries(all).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v, jsonSafe)}`);
-        write(redact(`${time} ${lvl.toUpperCase().padEnd(5)} [${runId.slice(0, 8)}] ${msg}${kv.length ? " " + kv.join(" ") : ""}`));
+        write(redact(`${time} ${lvl.toUpperCase().padEnd(5)} [${runId.slice(-8)}] ${msg}${kv.length ? " " + kv.join(" ") : ""}`));
       }
     };
     return {
@@ -101,11 +102,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       info: (m, f) => emit("info", m, f),
       warn: (m, f) => emit("warn", m, f),
       error: (m, f) => emit("error", m, f),
-      child: (f) => make({ ...bound, ...f }),
+      child: (f) => make({ ...bound, ...f }, runId),
+      forRun: (id) => make(bound, id),
       redact,
     };
   };
-  return make({});
+  return make({}, opts.runId ?? randomUUID());
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

@@ -13,9 +13,9 @@
  * REMOVAL_SHARE_FLOOR and more than REMOVAL_MAX_SHARE of those held; and
  * refused whenever it is every float held (an empty source).
  */
-import { existsSync, statSync } from "node:fs";
 import type { Config } from "./config.ts";
 import { GuardError, type Stage } from "./errors.ts";
+import { lakeExists } from "./lake/guard.ts";
 import type { LakeStore } from "./lake/store.ts";
 
 /** The settings the guard reads. */
@@ -66,9 +66,7 @@ export function checkRemoval(config: RemovalGuardConfig, r: PlannedRemoval): voi
  * empty"). An S3 lake whose bucket is missing fails on its first listing.
  */
 export function assertLakeExists(store: LakeStore, stage: Stage): void {
-  const root = store.localRoot;
-  if (root === undefined) return;
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new GuardError(`${stage} refused: the lake ${root} does not exist (LAKE_URL); nothing was read, written or removed`, { stage, lake: root });
+  if (!lakeExists(store)) {
+    throw new GuardError(`${stage} refused: the lake ${store.localRoot} does not exist (LAKE_URL); nothing was read, written or removed`, { stage, lake: store.localRoot });
   }
 }

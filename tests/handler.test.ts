@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArgoLakeError, ConfigError } from "../lib/errors.ts";
 import { readManifest } from "../lib/gdac/manifest.ts";
 import { handler } from "../lib/handler.ts";
+import { RunVerdictError } from "../lib/runner.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { LakeLock } from "../lib/schedule/lock.ts";
 import { type RunRecord, RunRecordSchema } from "../lib/schedule/runs.ts";
@@ -45,7 +46,7 @@ describe("handler(event)", () => {
     const lake = await newLake();
     const result = await handler({ job: "sync", config: { GDAC_BASE_URL: fixturesDir, LAKE_URL: lake }, floatIds: ["13857"] }, {}, { env });
     const record = RunRecordSchema.parse(result);
-    expect(record.status).toBe("succeeded");
+    expect(record.verdict).toBe("succeeded");
     expect(record.trigger).toBe("handler");
     expect(record.float_ids).toEqual(["13857"]);
     expect(record.stages).toHaveLength(1);
@@ -72,8 +73,8 @@ describe("handler(event)", () => {
       {},
       { env },
     ) as RunRecord;
-    expect(result.status).toBe("succeeded");
-    expect(result.stages.map((s) => [s.stage, s.status])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "succeeded"]]);
+    expect(result.verdict).toBe("succeeded");
+    expect(result.stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "succeeded"]]);
     expect(result.lock).toBeNull();
     const load = result.stages[2].stats as { floats_loaded: number; profiles_inserted: number };
     expect(load.floats_loaded).toBe(1);
@@ -91,7 +92,7 @@ describe("handler(event)", () => {
     expect(await other.tryAcquire()).toBe(true);
     try {
       const result = await handler({ job: "parse", config: { LAKE_URL: lake } }, {}, { env });
-      expect(result).toMatchObject({ status: "skipped", job: "parse", scope: "all" });
+      expect(result).toMatchObject({ verdict: "skipped", job: "parse", scope: "all" });
       await expect(new LocalLakeStore(lake).list("runs/")).resolves.toEqual([]);
     } finally {
       await other.release();
@@ -107,7 +108,7 @@ describe("handler(event)", () => {
     expect(String(err.message)).toMatch(/failed in sync: .*no profile index/);
     const latest = RunRecordSchema.parse(JSON.parse(new TextDecoder().decode((await new LocalLakeStore(lake).get("runs/latest.json"))!)));
     expect(latest.run_id).toBe(err.context.run_id);
-    expect(latest.stages.map((s) => s.status)).toEqual(["failed", "skipped", "skipped"]);
+    expect(latest.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
   });
 
   it("fails before running when the lock's database cannot be reached", async () => {
@@ -133,17 +134,19 @@ describe("handler near the Lambda time limit", () => {
     await server?.stop();
   });
 
-  it("stops the run SHUTDOWN_TIMEOUT before the deadline and returns it as aborted", async () => {
+  it("stops the run SHUTDOWN_TIMEOUT before the deadline: the run is failed (interrupted), recorded, and thrown", async () => {
     const lake = await newLake();
     // Lambda says 32 s are left and SHUTDOWN_TIMEOUT is 30: stop 2 s from now, mid-sync.
-    const result = await handler(
+    const err = await handler(
       { job: "cycle", config: { GDAC_BASE_URL: server.url, GDAC_CA_FILE: server.caFile, LAKE_URL: lake, SHUTDOWN_TIMEOUT: 30 }, floatIds: ["5900865"] },
       { getRemainingTimeInMillis: () => 32_000 },
       { env },
-    ) as RunRecord;
-    expect(result.status).toBe("aborted");
-    expect(result.error).toMatch(/time limit/);
-    expect(result.stages.map((s) => s.status)).toEqual(["aborted", "skipped", "skipped"]);
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(RunVerdictError);
+    const result = (err as RunVerdictError).record;
+    expect(result.verdict).toBe("failed");
+    expect(result.error).toMatch(/interrupted \(Lambda time limit near\)/);
+    expect(result.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
     // Stopped wherever it was (index or files): 5900865 has 81 files at 300 ms each, far from all landed.
     const landed = await new LocalLakeStore(lake).list("raw/dac=csiro/wmo=5900865/");
     expect(landed.length).toBeLessThan(fixtureFiles("5900865").length);

@@ -9,7 +9,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { runLoad } from "../lib/load/run.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat } from "../lib/pipeline.ts";
+import { runFloat } from "../lib/runner.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -37,7 +37,7 @@ beforeAll(async () => {
   store = new LocalLakeStore(lake.path);
   for (const wmo of FLOATS) {
     const s = await runFloat(config(), store, quiet, wmo);
-    expect(s.status, s.error ?? "").toBe("succeeded");
+    expect(s.verdict, s.error ?? "").toBe("succeeded");
   }
 }, 120_000);
 

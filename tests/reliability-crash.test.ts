@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../lib/config.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat } from "../lib/pipeline.ts";
+import { runFloat } from "../lib/runner.ts";
 import {
   diffSnapshots,
   hiddenFiles,
@@ -33,6 +33,7 @@ import {
   visibleTempKeys,
 } from "./support/compare.ts";
 import { type TempDir, tempDir } from "./support/fixtures.ts";
+import { stagesOf } from "./support/runs.ts";
 import { startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
 import { spawnJobProcess } from "./support/jobs.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -83,7 +84,7 @@ beforeAll(async () => {
   const store = new LocalLakeStore(cleanLake.path);
   for (const wmo of FLOATS) {
     const s = await runFloat(config, store, quiet, wmo);
-    expect(s.status, s.error ?? "").toBe("succeeded");
+    expect(s.verdict, s.error ?? "").toBe("succeeded");
   }
   clean = await snapshot(store, cleanDb.pool, cleanRedis.client, cleanRedis.prefix);
 }, 120_000);
@@ -167,7 +168,7 @@ describe("run-float killed with SIGKILL at random moments", () => {
     for (const wmo of FLOATS) {
       const r = await spawnJobProcess("run-float", [wmo, "--json"], { env: jobEnv(), timeoutMs: 60_000 }).done;
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ status: "succeeded", sync: { errors: 0 }, parse: { errors: 0, quarantined: 0 } });
+      expect(stagesOf(JSON.parse(r.stdout))).toMatchObject({ verdict: "succeeded", sync: { errors: 0 }, parse: { errors: 0, quarantined: 0 } });
     }
 
     expect(await manifestProblems(store)).toEqual([]);

@@ -20,10 +20,11 @@ import { loadConfig } from "../lib/config.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import type { LakeStore } from "../lib/lake/store.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat } from "../lib/pipeline.ts";
+import { runFloat } from "../lib/runner.ts";
 import { S3LakeStore } from "../lib/lake/s3.ts";
 import { diffSnapshots, manifestProblems, type PipelineSnapshot, snapshot, visibleTempKeys } from "./support/compare.ts";
 import { type TempDir, tempDir } from "./support/fixtures.ts";
+import { stagesOf } from "./support/runs.ts";
 import { startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
 import { type JobResult, spawnJobProcess } from "./support/jobs.ts";
 import { createTestDatabase, PG_PORT, startTcpProxy, type TestDatabase } from "./support/postgres.ts";
@@ -67,7 +68,7 @@ beforeAll(async () => {
   });
   const store = new LocalLakeStore(t.lake.path);
   const s = await runFloat(config, store, createLogger({ level: "error", write: () => {} }), WMO);
-  expect(s.status, s.error ?? "").toBe("succeeded");
+  expect(s.verdict, s.error ?? "").toBe("succeeded");
   clean = await snapshot(store, t.db.pool, t.redis.client, t.redis.prefix);
 }, 60_000);
 
@@ -122,12 +123,12 @@ describe("a load target goes away in the middle of the load", () => {
     const r = await runWith(t, /"msg":"loading into Redis"/, () => proxy.cut(), via);
     expect(r.code, r.stderr.slice(-2000)).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`run-float: load stage failed for float ${WMO}: .*Postgres at 127\\.0\\.0\\.1:${proxy.port}/`));
-    const stats = JSON.parse(r.stdout);
-    expect(stats).toMatchObject({ status: "failed", failed_stage: "load", sync: { errors: 0 }, parse: { errors: 0 } });
+    const stats = stagesOf(JSON.parse(r.stdout));
+    expect(stats).toMatchObject({ verdict: "failed", failed_stage: "load", sync: { errors: 0 }, parse: { errors: 0 } });
     // Nothing of the float reached Postgres; the lake has all of it.
     expect((await t.db.pool.query("SELECT count(*)::int AS n FROM profiles")).rows[0].n).toBe(0);
     await proxy.restore();
-    const again = JSON.parse((await recoversLikeClean(t, new LocalLakeStore(t.lake.path), via)).stdout);
+    const again = stagesOf(JSON.parse((await recoversLikeClean(t, new LocalLakeStore(t.lake.path), via)).stdout));
     expect(again).toMatchObject({ sync: { files_downloaded: 0 }, parse: { floats_parsed: 0 }, load: { profiles_inserted: 57 } });
   });
 
@@ -141,7 +142,7 @@ describe("a load target goes away in the middle of the load", () => {
     expect(r.stderr).toMatch(new RegExp(`run-float: load stage failed for float ${WMO}: .*Redis at 127\\.0\\.0\\.1:${proxy.port}`));
     expect(await t.redis.keys()).toEqual([]);
     await proxy.restore();
-    const again = JSON.parse((await recoversLikeClean(t, new LocalLakeStore(t.lake.path), via)).stdout);
+    const again = stagesOf(JSON.parse((await recoversLikeClean(t, new LocalLakeStore(t.lake.path), via)).stdout));
     // Postgres had the float whole already (its transaction committed before Redis failed): the re-run changes no row.
     expect(again.load).toMatchObject({ profiles_inserted: 0, profiles_unchanged: 57, redis_floats_written: 1 });
   });
@@ -210,14 +211,14 @@ describe("the GDAC times out", () => {
     try {
       const r = await spawnJobProcess("run-float", [WMO, "--json"], { env: env(t, { HTTP_TIMEOUT: "1", HTTP_RETRY_DELAY: "0.1" }) }).done;
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
-      expect(JSON.parse(r.stdout).sync.retries).toBeGreaterThanOrEqual(1);
+      expect(stagesOf(JSON.parse(r.stdout)).sync.retries).toBeGreaterThanOrEqual(1);
     } finally {
       srv.setFaults({ rules: [] });
     }
     await recoversLikeClean(t, new LocalLakeStore(t.lake.path));
   });
 
-  test("files that never answer fail the sync stage by name (exit 1, nothing parsed or loaded); the next run completes like a clean one", async () => {
+  test("files that never answer make the sync partial, named (exit 1); parse and load take what landed; the next run completes like a clean one", async () => {
     const t = await targets("gdachang");
     srv.setFaults({ rules: [{ path: new RegExp(`^/dac/incois/${WMO}/profiles/R${WMO}_00[0-4]\\.nc$`), fault: { kind: "hang" } }] });
     let r: JobResult;
@@ -227,14 +228,17 @@ describe("the GDAC times out", () => {
       srv.setFaults({ rules: [] });
     }
     expect(r.code, r.stderr.slice(-3000)).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`run-float: sync stage failed for float ${WMO}: 5 .*incois/${WMO}/profiles/R${WMO}_00[0-4]\\.nc: .*[Tt]imeout`));
-    const stats = JSON.parse(r.stdout);
-    expect(stats).toMatchObject({ failed_stage: "sync", parse: null, load: null, sync: { errors: 5, files_downloaded: 53 } });
+    expect(r.stderr).toMatch(new RegExp(`run-float: sync stage partial for float ${WMO}: 5 .*incois/${WMO}/profiles/R${WMO}_00[0-4]\\.nc: .*[Tt]imeout`));
+    const stats = stagesOf(JSON.parse(r.stdout));
+    expect(stats).toMatchObject({ verdict: "partial", failed_stage: "sync", sync: { errors: 5, files_downloaded: 53 }, parse: { floats_parsed: 1, errors: 0 } });
+    expect(stats.record.failures.filter((f) => f.stage === "sync").map((f) => f.file).sort()).toEqual(
+      [0, 1, 2, 3, 4].map((c) => `incois/${WMO}/profiles/R${WMO}_00${c}.nc`),
+    );
     const store = new LocalLakeStore(t.lake.path);
     // The files that did land are recorded; the failed ones are neither in the raw zone nor in the manifest.
     expect(await manifestProblems(store)).toEqual([]);
     expect((await store.list(`raw/dac=incois/wmo=${WMO}/profiles/`)).length).toBe(57 - 5);
-    const again = JSON.parse((await recoversLikeClean(t, store)).stdout);
+    const again = stagesOf(JSON.parse((await recoversLikeClean(t, store)).stdout));
     expect(again.sync).toMatchObject({ files_downloaded: 5, files_skipped: 53 });
     expect(readdirSync(t.tmp.path).filter((n) => n.startsWith("argo-lake-parse-"))).toEqual([]);
   });

@@ -12,6 +12,7 @@ import { LocalLakeStore } from "../lib/lake/local.ts";
 import { runLoad } from "../lib/load/run.ts";
 import { createLogger } from "../lib/log.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
+import { stagesOf } from "./support/runs.ts";
 import { runJobProcess } from "./support/jobs.ts";
 import { createTestDatabase, PG_PORT, startTcpProxy, type TcpProxy, type TestDatabase } from "./support/postgres.ts";
 import { redisUrl, type TestRedis, testRedis } from "./support/redis.ts";
@@ -64,8 +65,8 @@ describe("run-float when a load target is down", () => {
     expect(down.code, down.stderr).toBe(1);
     expect(down.stderr).toContain(`run-float: load stage failed for float ${WMO}: cannot connect to Postgres at 127.0.0.1:${proxy.port}/${db.name}`);
     expect(down.stderr).toMatch(/ECONNREFUSED/);
-    const stats = JSON.parse(down.stdout);
-    expect(stats).toMatchObject({ status: "failed", failed_stage: "load", load: null });
+    const stats = stagesOf(JSON.parse(down.stdout));
+    expect(stats).toMatchObject({ verdict: "failed", failed_stage: "load", load: null });
     expect(stats.sync.files_downloaded).toBe(81);
     expect(stats.parse.profiles).toBe(80);
 
@@ -82,7 +83,7 @@ describe("run-float when a load target is down", () => {
     await proxy.restore();
     const up = await runJobProcess("run-float", [WMO, "--gdac", fixturesDir, "--json"], { env });
     expect(up.code, up.stderr).toBe(0);
-    const again = JSON.parse(up.stdout);
+    const again = stagesOf(JSON.parse(up.stdout));
     expect(again.sync).toMatchObject({ files_downloaded: 0, files_skipped: 81 });
     expect(again.parse).toMatchObject({ floats_parsed: 0, floats_skipped: 1 });
     expect(again.load).toMatchObject({ profiles_inserted: 80, floats_loaded: 1 });
@@ -112,10 +113,10 @@ describe("run-float when a load target is down", () => {
     const gdacLog = createLogger({ level: "error", write: () => {} });
     // Build a two-float lake without any target.
     const base = { GDAC_BASE_URL: fixturesDir, LAKE_URL: lake.path, MAX_WORKERS: "1" };
-    const { runFloat } = await import("../lib/pipeline.ts");
+    const { runFloat } = await import("../lib/runner.ts");
     for (const wmo of ["2902269", WMO]) {
       const s = await runFloat(loadConfig({ env: base, envFile: "/nonexistent/.env" }), new LocalLakeStore(lake.path), gdacLog, wmo);
-      expect(s.status, s.error ?? "").toBe("succeeded");
+      expect(s.verdict, s.error ?? "").toBe("succeeded");
     }
     const mid = await startTcpProxy(PG_PORT);
     const config = loadConfig({ env: { ...base, DATABASE_URL: db.urlVia(mid.port), BATCH_SIZE: "1" }, envFile: "/nonexistent/.env" });

@@ -8,7 +8,8 @@ import { loadConfig } from "../lib/config.ts";
 import type { DuckSession } from "../lib/duckdb.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
-import { type RunFloatStats, runFloat } from "../lib/pipeline.ts";
+import { runFloat, stageStats } from "../lib/runner.ts";
+import type { RunRecord } from "../lib/schedule/runs.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { type TestRedis, testRedis } from "./support/redis.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -25,7 +26,7 @@ let duck: DuckSession;
 let store: LocalLakeStore;
 const logLines: string[] = [];
 const log = createLogger({ level: "info", write: (l) => logLines.push(l) });
-const first: RunFloatStats[] = [];
+const first: RunRecord[] = [];
 
 function config() {
   return loadConfig({
@@ -59,16 +60,17 @@ afterAll(async () => {
 describe("run-float on the fixture mirror", () => {
   test("every stage succeeds and says what it did; the sync's own stats object is kept", () => {
     for (const s of first) {
-      expect(s.status, `${s.float_id}: ${s.error}`).toBe("succeeded");
-      expect(s.sync).toMatchObject({ total_floats: 1, errors: 0 });
-      expect(s.sync!.files_downloaded).toBeGreaterThan(0);
-      expect(Object.keys(s.sync!).slice(0, 7)).toEqual(
+      expect(s.verdict, `${s.float_ids}: ${s.error}`).toBe("succeeded");
+      const st = { sync: stageStats(s, "sync"), parse: stageStats(s, "parse"), load: stageStats(s, "load") };
+      expect(st.sync).toMatchObject({ total_floats: 1, errors: 0 });
+      expect(st.sync!.files_downloaded).toBeGreaterThan(0);
+      expect(Object.keys(st.sync!).slice(0, 7)).toEqual(
         ["total_floats", "files_downloaded", "files_skipped", "bytes_downloaded", "errors", "start_time", "end_time"],
       );
-      expect(s.parse!.profiles).toBeGreaterThan(0);
-      expect(s.load!.profiles_inserted).toBe(s.parse!.profiles);
+      expect(st.parse!.profiles).toBeGreaterThan(0);
+      expect(st.load!.profiles_inserted).toBe(st.parse!.profiles);
       // Each figure is rounded to the millisecond on its own.
-      expect(s.timings_ms.sync! + s.timings_ms.parse! + s.timings_ms.load!).toBeLessThanOrEqual(s.timings_ms.total + 2);
+      expect(s.stages.reduce((a, x) => a + (x.duration_ms ?? 0), 0)).toBeLessThanOrEqual(s.duration_ms + 2);
     }
   });
 
@@ -199,14 +201,14 @@ describe("run-float on the fixture mirror", () => {
     const before = { pg: await dumpPostgres(db.pool), redis: await dumpRedisPrefix(redis.client, redis.prefix) };
     for (const wmo of FLOATS) {
       const s = await runFloat(config(), store, log, wmo);
-      expect(s.status, s.error ?? "").toBe("succeeded");
-      expect(s.sync).toMatchObject({ files_downloaded: 0, errors: 0 });
-      expect(s.parse).toMatchObject({ floats_parsed: 0, floats_skipped: 1 });
-      expect(s.load).toMatchObject({
+      expect(s.verdict, s.error ?? "").toBe("succeeded");
+      expect(stageStats(s, "sync")).toMatchObject({ files_downloaded: 0, errors: 0 });
+      expect(stageStats(s, "parse")).toMatchObject({ floats_parsed: 0, floats_skipped: 1 });
+      expect(stageStats(s, "load")).toMatchObject({
         profiles_inserted: 0, profiles_updated: 0, profiles_deleted: 0,
         climatology_contributions_changed: 0, climatology_cells_changed: 0,
       });
-      expect(s.load!.profiles_unchanged).toBe(s.load!.profiles_read);
+      expect(stageStats(s, "load")!.profiles_unchanged).toBe(stageStats(s, "load")!.profiles_read);
     }
     const after = { pg: await dumpPostgres(db.pool), redis: await dumpRedisPrefix(redis.client, redis.prefix) };
     expect(after.pg.profiles.length).toBe(57 + 11 + 80);

@@ -46,7 +46,7 @@ beforeAll(async () => {
   reference = await makeTargets("single", "local");
   targets.push(reference);
   const { record } = await runSingle(reference);
-  expect(record.status).toBe("succeeded");
+  expect(record.verdict).toBe("succeeded");
   expected = await snapshotOf(reference);
   // The reference did real work on every fixture float.
   expect(expected.postgres.floats).toHaveLength(fixtureFloats.length);
@@ -103,9 +103,9 @@ function checkOutcomes(outcomes: WorkerOutcome[], opts: RunWorkersOptions): void
   expect(outcomes.map((o) => o.shard).sort()).toEqual([0, 1, 2, 3]);
   const synced: string[] = [];
   for (const o of outcomes) {
-    expect(o.record.status, o.result.stderr.slice(-2000)).toBe("succeeded");
+    expect(o.record.verdict, o.result.stderr.slice(-2000)).toBe("succeeded");
     expect(o.record.shard).toEqual({ index: o.shard, count: WORKERS });
-    expect(o.record.stages.map((s) => s.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    expect(o.record.stages.map((s) => s.verdict)).toEqual(["succeeded", "succeeded", "succeeded"]);
     const sync = o.record.stages[0].stats as { total_floats: number };
     synced.push(String(sync.total_floats));
   }

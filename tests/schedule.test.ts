@@ -99,9 +99,10 @@ describe("scheduler process", () => {
     expect(skippedBusy(result.stderr).length).toBeGreaterThanOrEqual(1);
     // Every cycle outlasted the 1 s period (which is why ticks were skipped).
     expect(runs.filter((r) => r.duration_ms > 1000).length).toBeGreaterThanOrEqual(1);
-    expect(runs[0].status).toBe("succeeded");
-    expect(runs[0].stages.map((s) => [s.stage, s.status])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "succeeded"]]);
-    for (const r of runs) expect(["succeeded", "aborted"]).toContain(r.status);
+    expect(runs[0].verdict).toBe("succeeded");
+    // No DATABASE_URL or REDIS_URL: the load has nothing to do (skipped), the cycle still succeeded.
+    expect(runs[0].stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "skipped"]]);
+    for (const r of runs) expect(["succeeded", "failed"]).toContain(r.verdict);
     expect(runs.every((r) => r.lock?.endsWith("locks/scheduler.json"))).toBe(true);
     // Released: no lock object is left for the next process to wait out.
     expect(await new LocalLakeStore(lake).get(lockKey("scheduler"))).toBeNull();
@@ -134,7 +135,7 @@ describe("scheduler process", () => {
     ]);
   }, 90_000);
 
-  it("--once stopped by SIGTERM mid-sync exits 0, with the run recorded as aborted and the lock released (under Deno)", async () => {
+  it("--once stopped by SIGTERM mid-sync exits 1, with the run recorded as failed (interrupted) and the lock released (under Deno)", async () => {
     const lake = await newLake();
     // 81 files at 120 ms each, one at a time: about 10 s of sync to interrupt.
     const env = schedulerEnv(lake, { HTTP_CONCURRENCY: "1" });
@@ -143,13 +144,13 @@ describe("scheduler process", () => {
     await new Promise((r) => setTimeout(r, 1500));
     proc.kill("SIGTERM");
     const result = await proc.done;
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr).toBe(1);
     const runs = await runRecords(lake);
     expect(runs).toHaveLength(1);
     expect(runs[0].runtime).toBe("deno");
-    expect(runs[0].status).toBe("aborted");
-    expect(runs[0].error).toBe("stopped by SIGTERM");
-    expect(runs[0].stages.map((s) => s.status)).toEqual(["aborted", "skipped", "skipped"]);
+    expect(runs[0].verdict).toBe("failed");
+    expect(runs[0].error).toBe("interrupted (stopped by SIGTERM)");
+    expect(runs[0].stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
     const landed = await new LocalLakeStore(lake).list("raw/dac=csiro/wmo=5900865/");
     expect(landed.length).toBeLessThan(81);
     expect(await new LocalLakeStore(lake).get(lockKey("scheduler"))).toBeNull();

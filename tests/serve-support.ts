@@ -6,7 +6,7 @@
 import { type Config, loadConfig } from "../lib/config.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
-import { runFloat } from "../lib/pipeline.ts";
+import { runFloat } from "../lib/runner.ts";
 import { type RunningServer, startServer } from "../lib/serve/server.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -56,7 +56,7 @@ export async function serveBed(name: string, floats: readonly string[] = SERVE_F
   try {
     for (const wmo of floats) {
       const s = await runFloat(config(), store, log, wmo);
-      if (s.status !== "succeeded") throw new Error(`run-float ${wmo} failed: ${s.error}`);
+      if (s.verdict !== "succeeded") throw new Error(`run-float ${wmo} failed: ${s.error}`);
     }
   } finally {
     await store.close();

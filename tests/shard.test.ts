@@ -75,7 +75,7 @@ describe("sharded sync", () => {
     for (const [i, r] of results.entries()) {
       expect(r.code, r.stderr).toBe(0);
       const record = RunRecordSchema.parse(JSON.parse(r.stdout));
-      expect(record.status).toBe("succeeded");
+      expect(record.verdict).toBe("succeeded");
       expect(record.shard).toEqual({ index: i, count: 2 });
       expect(record.lock).toMatch(new RegExp(`locks/scheduler-shard-${i}-of-2\\.json$`));
       const keys = (await new LocalLakeStore(lakes[i].path).list("raw/_manifest/")).map((o) => o.key);

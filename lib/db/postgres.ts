@@ -167,7 +167,7 @@ export async function migrate(client: PgClient, log?: Logger): Promise<number[]>
 export const JobRunSchema = z.object({
   run_id: z.string().min(1),
   job: z.string().min(1),
-  status: z.enum(["running", "succeeded", "failed"]),
+  status: z.enum(["running", "succeeded", "partial", "failed", "skipped"]),
   started_at: z.date(),
   ended_at: z.date().nullable().default(null),
   stats: z.record(z.string(), z.unknown()).default({}),

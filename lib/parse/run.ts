@@ -22,7 +22,6 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
 import type { Config } from "../config.ts";
 import { readManifest } from "../gdac/manifest.ts";
 import { ParseError } from "../errors.ts";
@@ -49,46 +48,11 @@ import {
 import { baseName } from "../argo/filename.ts";
 import { type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
 import { startRunner } from "./pool.ts";
+import { type ParseStats, ParseStatsSchema } from "./stats.ts";
 import { clearQuarantine, putQuarantine } from "./quarantine.ts";
 import { damagedOutput, type ParsedInput, type ParseState, readState, sameInputs, writeState } from "./state.ts";
 
-/** One float that failed as a whole (lake I/O, a crashed worker, a float refused by its checks). */
-export const ParseErrorDetailSchema = z.object({
-  float_id: z.string(),
-  dac: z.string(),
-  stage: z.string(),
-  message: z.string(),
-});
-
-/** What a parse run did. */
-export const ParseStatsSchema = z.object({
-  floats_parsed: z.number().int().nonnegative(),
-  floats_skipped: z.number().int().nonnegative(),
-  /** Floats whose raw files are all gone: their lake files and state were removed. */
-  floats_removed: z.number().int().nonnegative(),
-  /** Raw files parsed without error. */
-  files_parsed: z.number().int().nonnegative(),
-  profiles: z.number().int().nonnegative(),
-  measurement_rows: z.number().int().nonnegative(),
-  parquet_files_written: z.number().int().nonnegative(),
-  parquet_files_deleted: z.number().int().nonnegative(),
-  /** Bytes of raw files read for the floats parsed. */
-  bytes_in: z.number().int().nonnegative(),
-  /** Bytes of Parquet written. */
-  bytes_out: z.number().int().nonnegative(),
-  /** Raw files quarantined by this run. */
-  quarantined: z.number().int().nonnegative(),
-  /** Floats that failed as a whole. */
-  errors: z.number().int().nonnegative(),
-  error_details: z.array(ParseErrorDetailSchema),
-  workers: z.number().int().positive(),
-  runtime: z.enum(["deno", "node"]),
-  aborted: z.boolean(),
-  start_time: z.string(),
-  end_time: z.string(),
-  duration_s: z.number().nonnegative(),
-});
-export type ParseStats = z.infer<typeof ParseStatsSchema>;
+export { ParseStatsSchema, type ParseStats } from "./stats.ts";
 
 /** Options of {@link runParse}. */
 export interface RunParseOptions {
@@ -100,6 +64,8 @@ export interface RunParseOptions {
   force?: boolean;
   /** Stops scheduling new floats; floats in flight finish. */
   signal?: AbortSignal;
+  /** Told after each float parsed (or failed): how many of the floats to parse are done. */
+  onProgress?: (p: { done: number; total: number; errors: number }) => void;
 }
 
 /** A float found in the lake: its raw objects by path below the float folder. */
@@ -243,6 +209,8 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
   const outDir = await mkdtemp(join(tmpdir(), "argo-lake-parse-"));
   const runner = todo.length ? await startRunner(Math.min(config.MAX_WORKERS, todo.length)) : null;
   stats.workers = runner?.concurrency ?? 1;
+  let done = 0;
+  opts.onProgress?.({ done, total: todo.length, errors: 0 });
   try {
     for (let b = 0; b < todo.length && !opts.signal?.aborted; b += config.BATCH_SIZE) {
       const batch = todo.slice(b, b + config.BATCH_SIZE);
@@ -258,6 +226,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
             stats.error_details.push({ float_id: item.ref.wmo, dac: item.ref.dac, stage: e.context?.stage ?? "parse", message: e.message });
             log.error("parse: float failed", { float_id: item.ref.wmo, dac: item.ref.dac, error: e.message });
           }
+          opts.onProgress?.({ done: ++done, total: todo.length, errors: stats.errors });
         }
       };
       await Promise.all(Array.from({ length: runner!.concurrency }, lane));

@@ -1,23 +1,20 @@
 /**
- * Run records: what one run of a job did, kept in the lake as
- * `runs/<YYYY-MM-DD>/<run_id>.json` plus `runs/latest.json` (or
- * `runs/latest-shard-<i>-of-<n>.json` for a shard), and in Postgres's
- * job_runs table when DATABASE_URL is set. Run ids start with the UTC start
- * time, so keys sort by time.
+ * Run records: what one run of anything did, written by the runner
+ * (lib/runner.ts) to the lake (keys: lib/lake/layout.ts runKey, latestRunKey)
+ * and to Postgres's job_runs table when DATABASE_URL is set. Run ids start
+ * with the UTC start time, so keys sort by time.
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type JobRun, recordJobRunAt } from "../db/postgres.ts";
 import { latestRunKey, parseRunKey, RUNS_PREFIX, runKey } from "../lake/layout.ts";
+import { lakeExists } from "../lake/guard.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
+import { FailureSchema, STAGE_NAMES, type StageName, VerdictSchema } from "../stages.ts";
 
-/** The pipeline stages, in the order a cycle runs them. */
-export const STAGE_NAMES = ["sync", "parse", "load"] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
-
-/** Jobs a run can be: one stage, a whole cycle, or a cycle limited to named floats. */
-export const JOB_NAMES = ["sync", "parse", "load", "cycle", "run-float"] as const;
+/** Jobs a run can be: one stage, a whole cycle, or the three stages for named floats (run-float) or a selection (run-batch). */
+export const JOB_NAMES = ["sync", "parse", "load", "cycle", "run-float", "run-batch"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The stages each job runs, in order. */
@@ -27,18 +24,24 @@ export const JOB_STAGES: Record<JobName, readonly StageName[]> = {
   load: ["load"],
   cycle: STAGE_NAMES,
   "run-float": STAGE_NAMES,
+  "run-batch": STAGE_NAMES,
 };
 
-/** How one stage of a run ended; "skipped" when an earlier stage failed or the run was stopped first. */
+/** What started a run. */
+export const TRIGGERS = ["cli", "schedule", "once", "handler"] as const;
+
+/** How one stage of a run ended. */
 export const StageResultSchema = z.object({
   stage: z.enum(STAGE_NAMES),
-  status: z.enum(["succeeded", "failed", "aborted", "skipped"]),
+  verdict: VerdictSchema,
+  /** Why it is not plainly succeeded (or why it was skipped); null otherwise. */
+  reason: z.string().nullable(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   duration_ms: z.number().nullable(),
-  /** What the stage returned (its own stats shape), or null. */
+  /** The stage's own stats (its zod schema in lib/stages.ts), or null when it did not run or threw before any. */
   stats: z.unknown().nullable(),
-  error: z.string().nullable(),
+  failures: z.array(FailureSchema),
 });
 export type StageResult = z.infer<typeof StageResultSchema>;
 
@@ -46,24 +49,31 @@ export type StageResult = z.infer<typeof StageResultSchema>;
 export const RunRecordSchema = z.object({
   run_id: z.string(),
   job: z.enum(JOB_NAMES),
-  /** What started it: a cron tick, `--once`, or a handler call. */
-  trigger: z.enum(["schedule", "once", "handler"]),
+  trigger: z.enum(TRIGGERS),
   /** "all" or "shard-i-of-n": what the run's lock covered. */
   scope: z.string(),
   shard: z.object({ index: z.number().int(), count: z.number().int() }).nullable(),
   float_ids: z.array(z.string()),
+  lake: z.string(),
   host: z.string(),
   pid: z.number().int(),
   runtime: z.string(),
+  /** argo-lake's version, the runtime's version and the lake schema version the run wrote. */
+  versions: z.object({ argo_lake: z.string(), runtime: z.string(), lake_schema: z.number().int() }),
   /** The lock held during the run, or null when the run took none. */
   lock: z.string().nullable(),
   started_at: z.string(),
   finished_at: z.string(),
   duration_ms: z.number(),
-  /** succeeded: every stage did; failed: one threw; aborted: stopped by shutdown or a lost lock. */
-  status: z.enum(["succeeded", "failed", "aborted"]),
+  /** The worst of the stages' verdicts (lib/stages.ts). */
+  verdict: VerdictSchema,
+  /** The exit code every entry point gives this verdict. */
+  exit_code: z.union([z.literal(0), z.literal(1)]),
+  /** The first failed or partial stage's reason, null when none. */
   error: z.string().nullable(),
   stages: z.array(StageResultSchema),
+  /** Every float and file that failed, with why (all stages). */
+  failures: z.array(FailureSchema),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -72,16 +82,16 @@ export function newRunId(now: Date = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, "")}-${randomBytes(4).toString("hex")}`;
 }
 
-/** The job_runs row for a record: its status vocabulary has no "aborted", so that is a failure whose error says so. */
-export function toJobRun(record: RunRecord): JobRun {
+/** The job_runs row of a record (the whole record is its stats). */
+function toJobRun(record: RunRecord): JobRun {
   return {
     run_id: record.run_id,
     job: record.job,
-    status: record.status === "succeeded" ? "succeeded" : "failed",
+    status: record.verdict,
     started_at: new Date(record.started_at),
     ended_at: new Date(record.finished_at),
     stats: record as unknown as Record<string, unknown>,
-    error: record.status === "aborted" ? `aborted: ${record.error ?? "stopped"}` : record.error,
+    error: record.error,
   };
 }
 
@@ -89,23 +99,32 @@ export function toJobRun(record: RunRecord): JobRun {
  * Saves a finished run: the lake record, the scope's latest pointer and, with
  * a database, the job_runs row. A failure to record is logged, not thrown:
  * the run's own outcome stands, and the lake copy is still written when only
- * Postgres is down (and the reverse).
+ * Postgres is down (and the reverse). Returns the problems, for the caller to report.
  */
-export async function saveRunRecord(store: LakeStore, databaseUrl: string | undefined, record: RunRecord, log: Logger): Promise<void> {
+export async function saveRunRecord(store: LakeStore, databaseUrl: string | undefined, record: RunRecord, log: Logger): Promise<string[]> {
+  const problems: string[] = [];
   const body = new TextEncoder().encode(JSON.stringify(record, null, 1));
-  try {
-    await store.put(runKey(record.started_at, record.run_id), body);
-    await store.put(latestRunKey(record.scope), body);
-  } catch (err) {
-    log.error("cannot write the run record to the lake", { error: (err as Error).message });
+  if (!lakeExists(store)) {
+    // Writing the record would create the mistyped lake; the record still goes to job_runs and stdout.
+    problems.push(`lake: ${store.description} does not exist`);
+  } else {
+    try {
+      await store.put(runKey(record.started_at, record.run_id), body);
+      await store.put(latestRunKey(record.scope), body);
+    } catch (err) {
+      problems.push(`lake: ${(err as Error).message}`);
+      log.error("cannot write the run record to the lake", { error: (err as Error).message });
+    }
   }
   if (databaseUrl) {
     try {
       await recordJobRunAt(databaseUrl, toJobRun(record));
     } catch (err) {
+      problems.push(`job_runs: ${(err as Error).message}`);
       log.error("cannot record the run in job_runs", { error: (err as Error).message });
     }
   }
+  return problems;
 }
 
 /** Marks a run as running in job_runs (so status shows runs in flight); best effort. */

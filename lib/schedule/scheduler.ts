@@ -15,7 +15,7 @@
  */
 import { Cron } from "croner";
 import type { Config } from "../config.ts";
-import { executeRun, type RunContext, type RunOutcome } from "./run.ts";
+import { executeRun, type RunContext, type RunOutcome } from "../runner.ts";
 import type { JobName } from "./runs.ts";
 
 /** One timer: a job and its cron pattern (UTC; 5 fields, or 6 with seconds first). */

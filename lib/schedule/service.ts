@@ -9,7 +9,9 @@ import type { Config } from "../config.ts";
 import { openLake } from "../lake/open.ts";
 import type { Logger } from "../log.ts";
 import { openRunLock } from "./lock.ts";
-import { type RunOutcome, scopeOf, type StageRegistry } from "./run.ts";
+import { exitCodeOfOutcome, type RunOutcome, scopeOf } from "../runner.ts";
+import { lakeStatus } from "./status.ts";
+import { SchedulerMetrics, serveMetrics } from "./metrics.ts";
 import type { JobName } from "./runs.ts";
 import { Scheduler, scheduleEntries } from "./scheduler.ts";
 import { parseShard } from "./shard.ts";
@@ -18,7 +20,6 @@ export interface ServeOptions {
   config: Config;
   log: Logger;
   env: Record<string, string | undefined>;
-  stages: StageRegistry;
   /** Run `job` once and return, instead of running the timers. */
   once?: { job: JobName };
   /** Receives the outcome of a `--once` run (to print it). */
@@ -27,9 +28,12 @@ export interface ServeOptions {
 
 const SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
+const seconds = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso) / 1000);
+
 /**
  * Runs the scheduler until a signal (or one run with `once`). Returns the
- * exit code: 0, or 1 when a `--once` run failed.
+ * exit code: with `once`, the run's (0 succeeded or skipped, 1 partial or
+ * failed, a run stopped by a signal included); otherwise 0 once stopped.
  */
 export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
   const { config, log } = opts;
@@ -37,7 +41,26 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
   const store = openLake(config);
   const scope = scopeOf(shard);
   const lock = openRunLock(config, store, scope, { log });
-  const scheduler = new Scheduler({ config, store, log, stages: opts.stages, shard, lock });
+  const metrics = config.METRICS_PORT !== undefined ? new SchedulerMetrics() : null;
+  const scheduler = new Scheduler({
+    config,
+    store,
+    log,
+    shard,
+    lock,
+    observer: metrics ? {
+      stageFinished: (job, r) => metrics.stageFinished(job, r),
+      runFinished: (record) => {
+        metrics.runFinished(record);
+        // Freshness is read from the lake after each run, not on every scrape.
+        lakeStatus(config, store, log).then(
+          (s) => metrics.setFreshness(s.freshness.map((d) => ({ dac: d.dac, landed: seconds(d.newest_landed), index: seconds(d.newest_in_index) }))),
+          (err) => log.warn("cannot read the lake's freshness for /metrics", { error: (err as Error).message }),
+        );
+      },
+    } : undefined,
+  });
+  const server = metrics ? await serveMetrics(metrics, config.METRICS_PORT!, log) : null;
   const timeoutMs = config.SHUTDOWN_TIMEOUT * 1000;
 
   let signalled: (name: string) => void = () => {};
@@ -55,6 +78,7 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
     return [name, h] as const;
   });
   const stopOn = gotSignal.then(async (name) => {
+    metrics?.markStopping();
     log.info("stopping", { signal: name, timeout_s: config.SHUTDOWN_TIMEOUT });
     return await scheduler.stop(timeoutMs, `stopped by ${name}`);
   });
@@ -71,12 +95,12 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
       // A signal ends the wait at the deadline even if the run has not stopped by then.
       const outcome = await Promise.race([run, stopOn.then((r) => (r.clean ? run : null))]);
       if (outcome === null) {
-        log.warn("stopped at the deadline with the run still going");
-        return 0;
+        log.warn("stopped at the deadline with the run still going: it is not finished (exit 1)");
+        return 1;
       }
       opts.onOutcome?.(outcome);
       if (!outcome.ran) log.info("nothing run", { reason: outcome.reason });
-      return outcome.ran && outcome.record.status === "failed" ? 1 : 0;
+      return exitCodeOfOutcome(outcome);
     }
     scheduler.start(scheduleEntries(config));
     const result = await stopOn;
@@ -84,6 +108,7 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
     return 0;
   } finally {
     for (const [name, h] of handlers) process.off(name, h);
+    await server?.close();
     await store.close();
   }
 }

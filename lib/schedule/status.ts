@@ -1,94 +1,238 @@
 /**
- * What `deno task status` shows about the schedule: the latest runs (from the
- * lake's run records, and from job_runs when DATABASE_URL is set) and the
- * lake's freshness, i.e. per DAC the newest index date_update that has
- * landed, read from the sync manifests.
+ * `deno task status`: what an operator and a probe need to know about a lake.
+ *
+ * - runs: the latest run of each job (from the lake's run records, and
+ *   job_runs when DATABASE_URL is set) with its verdict and age;
+ * - backlog: floats synced but not parsed (their raw inputs differ from what
+ *   their Parquet files were made from), parsed but not loaded (parsed after
+ *   the start of the last load that ran), and quarantined files;
+ * - freshness per DAC: the newest index date_update that landed (sync
+ *   manifests) against the newest in the cached GDAC index, over the floats
+ *   the config selects (ARGO_DAC, FLOAT_IDS: what the lake is meant to hold).
+ *
+ * Unhealthy (exit 1) by this rule, each reason listed in `problems`:
+ *   1. the lake does not exist, or holds nothing (no run record, no raw file);
+ *   2. the latest run of some job failed;
+ *   3. a DAC is stale: its newest date_update in the cached index is more than
+ *      STATUS_MAX_LAG hours newer than its newest landed (or nothing landed);
+ *   4. the cached index is older than STATUS_MAX_LAG hours (sync has not
+ *      looked at the GDAC since).
+ * A partial last run is reported, not unhealthy: what failed is in the backlog.
  */
+import { parseFileName } from "../argo/filename.ts";
 import type { Config } from "../config.ts";
 import { connectPostgres, pgMessage } from "../db/postgres.ts";
+import { cachedIndex, indexChunks } from "../gdac/index-cache.ts";
+import { INDEX_NAMES, type IndexKind, readIndex, ROW_UPDATE } from "../gdac/index-file.ts";
 import { FloatManifestSchema } from "../gdac/manifest.ts";
-import { MANIFEST_PREFIX, parseManifestKey } from "../lake/layout.ts";
+import { assertLakeExists } from "../removal-guard.ts";
+import { MANIFEST_PREFIX, parseManifestKey, parseRawKey, parseStateKey, RAW_DATA_PREFIX, STATE_PREFIX } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
-import { listRunRecords, type RunRecord } from "./runs.ts";
+import type { Logger } from "../log.ts";
+import { listQuarantine } from "../parse/quarantine.ts";
+import { ParseStateSchema } from "../parse/state.ts";
+import { JOB_NAMES, listRunRecords, type RunRecord } from "./runs.ts";
 
-/** Per DAC: how many floats have landed and the newest data among them. */
+/** The latest run of one job. */
+export interface JobStatus {
+  job: string;
+  run_id: string;
+  verdict: string;
+  error: string | null;
+  finished_at: string;
+  age_s: number;
+}
+
+/** Freshness of one DAC. */
 export interface DacFreshness {
   dac: string;
-  floats: number;
-  /** Newest date_update (YYYYMMDDHHMISS, UTC) of a present file, null if none has one. */
-  newest_date_update: string | null;
-  /** When the newest file landed (ISO). */
-  newest_fetched_at: string | null;
+  floats_landed: number;
+  /** Newest date_update landed / in the cached index, as ISO UTC; null when none. */
+  newest_landed: string | null;
+  newest_in_index: string | null;
+  /** Hours the lake is behind the index (0 when up to date); null when either side is unknown. */
+  lag_h: number | null;
+  stale: boolean;
 }
 
-/** One job_runs row, as status shows it. */
-export interface DbRun {
-  run_id: string;
-  job: string;
-  status: string;
-  started_at: string;
-  ended_at: string | null;
-  error: string | null;
-}
-
-export interface ScheduleStatus {
-  /** Newest run records in the lake, newest first. */
-  runs: RunRecord[];
-  /** Newest job_runs rows, newest first; null without DATABASE_URL; error when the database could not be read. */
-  db_runs: DbRun[] | null;
+/** The whole status, as `--json` prints it. */
+export interface LakeStatus {
+  lake: string;
+  healthy: boolean;
+  /** Why it is unhealthy, one line each (empty when healthy). */
+  problems: string[];
+  runs: JobStatus[];
+  /** job_runs rows (newest first) when DATABASE_URL is set; null otherwise. */
+  db_runs: Array<{ run_id: string; job: string; status: string; started_at: string; ended_at: string | null }> | null;
   db_error: string | null;
-  freshness: DacFreshness[];
-  /** Manifests that could not be read or parsed (named so they can be looked at). */
-  unreadable_manifests: string[];
-}
-
-/**
- * Gathers the schedule's status. Reads every float manifest (in parallel,
- * `concurrency` at a time): one small GET per float, which on S3 is the
- * cost of knowing the newest date_update exactly.
- */
-export async function scheduleStatus(config: Config, store: LakeStore, opts: { runs?: number; concurrency?: number } = {}): Promise<ScheduleStatus> {
-  const limit = opts.runs ?? 10;
-  const [runs, freshness, db] = await Promise.all([
-    listRunRecords(store, limit),
-    lakeFreshness(store, opts.concurrency ?? 16),
-    config.DATABASE_URL ? dbRuns(config.DATABASE_URL, limit) : Promise.resolve({ rows: null, error: null }),
-  ]);
-  return { runs, db_runs: db.rows, db_error: db.error, freshness: freshness.dacs, unreadable_manifests: freshness.unreadable };
-}
-
-/** Newest date_update and fetch time per DAC, from the manifests under raw/_manifest/. */
-export async function lakeFreshness(store: LakeStore, concurrency = 16): Promise<{ dacs: DacFreshness[]; unreadable: string[] }> {
-  const keys = (await store.list(MANIFEST_PREFIX)).map((o) => o.key).filter((k) => parseManifestKey(k) !== null);
-  const byDac = new Map<string, DacFreshness>();
-  const unreadable: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++];
-      const dac = parseManifestKey(key)!.dac;
-      const d = byDac.get(dac) ?? { dac, floats: 0, newest_date_update: null, newest_fetched_at: null };
-      byDac.set(dac, d);
-      try {
-        const bytes = await store.get(key);
-        if (!bytes) continue; // removed between list and get
-        const m = FloatManifestSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
-        d.floats++;
-        for (const f of Object.values(m.files)) {
-          if (f.status !== "present") continue;
-          if (f.date_update && (d.newest_date_update === null || f.date_update > d.newest_date_update)) d.newest_date_update = f.date_update;
-          if (d.newest_fetched_at === null || f.fetched_at > d.newest_fetched_at) d.newest_fetched_at = f.fetched_at;
-        }
-      } catch {
-        unreadable.push(key);
-      }
-    }
+  backlog: {
+    synced_not_parsed: number;
+    /** null when no load has ever run with a target (nothing to be behind). */
+    parsed_not_loaded: number | null;
+    quarantined: number;
+    /** A few of each, for the operator to look at. */
+    examples: { synced_not_parsed: string[]; parsed_not_loaded: string[]; quarantined: string[] };
   };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-  return { dacs: [...byDac.values()].sort((a, b) => a.dac.localeCompare(b.dac)), unreadable: unreadable.sort() };
+  freshness: DacFreshness[];
+  index: { fetched_at: string | null; age_h: number | null };
+  thresholds: { max_lag_h: number };
 }
 
-async function dbRuns(url: string, limit: number): Promise<{ rows: DbRun[] | null; error: string | null }> {
+const HOUR = 3_600_000;
+
+/** "20250101120000" (or its number) -> epoch ms. */
+function dateUpdateMs(v: string | number): number {
+  const s = String(v);
+  return Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(8, 10), +s.slice(10, 12), +s.slice(12, 14));
+}
+
+async function readJson(store: LakeStore, key: string): Promise<unknown> {
+  const bytes = await store.get(key);
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** Gathers the status of a lake. Throws LakeError when the lake does not exist. */
+export async function lakeStatus(config: Config, store: LakeStore, log: Logger, now: Date = new Date()): Promise<LakeStatus> {
+  assertLakeExists(store, "run");
+  const problems: string[] = [];
+  const maxLagH = config.STATUS_MAX_LAG;
+  const floatIds = new Set(config.FLOAT_IDS);
+  const dacs = new Set<string>(config.ARGO_DAC);
+  const selected = (dac: string, wmo: string) => (!dacs.size || dacs.has(dac)) && (!floatIds.size || floatIds.has(wmo));
+
+  // Runs: the latest per job, from the newest records.
+  const records = await listRunRecords(store, 500);
+  const latest = new Map<string, RunRecord>();
+  for (const r of records) if (!latest.has(r.job)) latest.set(r.job, r);
+  const runs: JobStatus[] = JOB_NAMES.filter((j) => latest.has(j)).map((j) => {
+    const r = latest.get(j)!;
+    return { job: j, run_id: r.run_id, verdict: r.verdict, error: r.error, finished_at: r.finished_at, age_s: Math.round((now.getTime() - Date.parse(r.finished_at)) / 1000) };
+  });
+  for (const r of runs) if (r.verdict === "failed") problems.push(`the latest ${r.job} run (${r.run_id}) failed: ${r.error ?? ""}`);
+  const db = config.DATABASE_URL ? await dbRuns(config.DATABASE_URL, 10) : { rows: null, error: null };
+
+  // What landed, per float, from the manifests.
+  const landed = new Map<string, { dac: string; newest: number | null; inputs: Map<string, string> }>();
+  for (const o of await store.list(MANIFEST_PREFIX)) {
+    if (!parseManifestKey(o.key)) continue;
+    const m = FloatManifestSchema.safeParse(await readJson(store, o.key));
+    if (!m.success) continue;
+    let newest: number | null = null;
+    const inputs = new Map<string, string>();
+    for (const f of Object.values(m.data.files)) {
+      if (f.status !== "present") continue;
+      if (f.date_update) newest = Math.max(newest ?? 0, dateUpdateMs(f.date_update));
+      const rest = parseRawKey(f.key)?.rest;
+      const kind = rest === undefined ? undefined : parseFileName(rest)?.kind;
+      if (rest !== undefined && (kind === "meta" || kind === "core" || kind === "bio")) inputs.set(rest, f.sha256);
+    }
+    landed.set(m.data.wmo, { dac: m.data.dac, newest, inputs });
+  }
+
+  // Parse state, per float.
+  const states = new Map<string, { parsed_at: string; inputs: Record<string, { sha256: string }> }>();
+  for (const o of await store.list(STATE_PREFIX)) {
+    const k = parseStateKey(o.key);
+    if (!k) continue;
+    const s = ParseStateSchema.safeParse(await readJson(store, o.key));
+    if (s.success) states.set(k.wmo, s.data);
+  }
+  const quarantine = await listQuarantine(store);
+
+  // Backlog.
+  const notParsed: string[] = [];
+  for (const [wmo, l] of landed) {
+    const st = states.get(wmo);
+    const same = st && l.inputs.size === Object.keys(st.inputs).length && [...l.inputs].every(([rest, sha]) => st.inputs[rest]?.sha256 === sha);
+    if (!same && l.inputs.size > 0) notParsed.push(wmo);
+  }
+  const lastLoad = records.find((r) => r.stages.some((s) => s.stage === "load" && (s.verdict === "succeeded" || s.verdict === "partial")));
+  const loadStart = lastLoad?.stages.find((s) => s.stage === "load")?.started_at ?? null;
+  const anyLoadTarget = Boolean(config.DATABASE_URL || config.REDIS_URL) || lastLoad !== undefined;
+  const notLoaded = anyLoadTarget ? [...states].filter(([, s]) => loadStart === null || s.parsed_at > loadStart).map(([w]) => w) : null;
+
+  // Freshness against the cached index.
+  const index = await indexNewest(store, log, selected);
+  const byDac = new Map<string, DacFreshness>();
+  const dacOf = (dac: string) => {
+    let d = byDac.get(dac);
+    if (!d) byDac.set(dac, d = { dac, floats_landed: 0, newest_landed: null, newest_in_index: null, lag_h: null, stale: false });
+    return d;
+  };
+  const landedMs = new Map<string, number>();
+  for (const [wmo, l] of landed) {
+    if (!selected(l.dac, wmo)) continue;
+    const d = dacOf(l.dac);
+    d.floats_landed++;
+    if (l.newest !== null) landedMs.set(l.dac, Math.max(landedMs.get(l.dac) ?? 0, l.newest));
+  }
+  for (const [dac, ms] of index.newest) dacOf(dac).newest_in_index = new Date(ms).toISOString();
+  for (const [dac, ms] of landedMs) dacOf(dac).newest_landed = new Date(ms).toISOString();
+  for (const d of byDac.values()) {
+    const idx = index.newest.get(d.dac);
+    const got = landedMs.get(d.dac);
+    if (idx === undefined) continue;
+    d.lag_h = got === undefined ? null : Math.max(0, Math.round(((idx - got) / HOUR) * 10) / 10);
+    d.stale = got === undefined || idx - got > maxLagH * HOUR;
+    if (d.stale) {
+      problems.push(got === undefined
+        ? `DAC ${d.dac} is stale: the index lists data from ${d.newest_in_index} and none of it has landed`
+        : `DAC ${d.dac} is stale: the newest landed is ${d.newest_landed}, the index has ${d.newest_in_index} (${d.lag_h} h behind, limit ${maxLagH} h)`);
+    }
+  }
+  const indexAgeH = index.fetchedAt ? Math.round(((now.getTime() - Date.parse(index.fetchedAt)) / HOUR) * 10) / 10 : null;
+  if (indexAgeH !== null && indexAgeH > maxLagH) problems.push(`the cached GDAC index was fetched ${indexAgeH} h ago (limit ${maxLagH} h): sync has not looked at the GDAC since`);
+
+  if (records.length === 0 && landed.size === 0 && states.size === 0 && (await store.list(RAW_DATA_PREFIX)).length === 0) {
+    problems.unshift(`the lake ${store.description} holds nothing: no run record, no raw file, no parse state`);
+  }
+
+  return {
+    lake: store.description,
+    healthy: problems.length === 0,
+    problems,
+    runs,
+    db_runs: db.rows,
+    db_error: db.error,
+    backlog: {
+      synced_not_parsed: notParsed.length,
+      parsed_not_loaded: notLoaded?.length ?? null,
+      quarantined: quarantine.length,
+      examples: { synced_not_parsed: notParsed.slice(0, 10), parsed_not_loaded: (notLoaded ?? []).slice(0, 10), quarantined: quarantine.slice(0, 10).map((q) => q.file) },
+    },
+    freshness: [...byDac.values()].sort((a, b) => a.dac.localeCompare(b.dac)),
+    index: { fetched_at: index.fetchedAt, age_h: indexAgeH },
+    thresholds: { max_lag_h: maxLagH },
+  };
+}
+
+/** Newest date_update per DAC over the selected floats of the cached index files, and when the newest copy was fetched. */
+async function indexNewest(store: LakeStore, log: Logger, selected: (dac: string, wmo: string) => boolean): Promise<{ newest: Map<string, number>; fetchedAt: string | null }> {
+  const newest = new Map<string, number>();
+  let fetchedAt: string | null = null;
+  for (const kind of Object.keys(INDEX_NAMES) as IndexKind[]) {
+    const copy = await cachedIndex(store, kind, log);
+    if (!copy) continue;
+    const at = copy.previous?.fetched_at ?? null;
+    if (at && (!fetchedAt || at > fetchedAt)) fetchedAt = at;
+    await readIndex(indexChunks(copy), kind, {
+      float: (dac, wmo) => (selected(dac, wmo) ? dac : null),
+      row: (dac, _code, values) => {
+        const ms = dateUpdateMs(values[ROW_UPDATE]);
+        if (ms > (newest.get(dac) ?? 0)) newest.set(dac, ms);
+      },
+      refused: () => {},
+    });
+  }
+  return { newest, fetchedAt };
+}
+
+async function dbRuns(url: string, limit: number): Promise<{ rows: LakeStatus["db_runs"]; error: string | null }> {
   let client;
   try {
     client = await connectPostgres(url);
@@ -96,19 +240,17 @@ async function dbRuns(url: string, limit: number): Promise<{ rows: DbRun[] | nul
     return { rows: null, error: (err as Error).message };
   }
   try {
-    const res = await client.query(
-      `SELECT run_id, job, status, started_at, ended_at, error FROM job_runs ORDER BY started_at DESC LIMIT $1`,
-      [limit],
-    );
-    const rows = res.rows.map((r) => ({
-      run_id: r.run_id,
-      job: r.job,
-      status: r.status,
-      started_at: (r.started_at as Date).toISOString(),
-      ended_at: r.ended_at ? (r.ended_at as Date).toISOString() : null,
-      error: r.error,
-    }));
-    return { rows, error: null };
+    const res = await client.query(`SELECT run_id, job, status, started_at, ended_at FROM job_runs ORDER BY started_at DESC LIMIT $1`, [limit]);
+    return {
+      rows: res.rows.map((r) => ({
+        run_id: r.run_id,
+        job: r.job,
+        status: r.status,
+        started_at: (r.started_at as Date).toISOString(),
+        ended_at: r.ended_at ? (r.ended_at as Date).toISOString() : null,
+      })),
+      error: null,
+    };
   } catch (err) {
     // A database nothing has migrated yet has no job_runs: that is "no runs", not a failure.
     if ((err as { code?: string }).code === "42P01") return { rows: [], error: null };
@@ -118,34 +260,25 @@ async function dbRuns(url: string, limit: number): Promise<{ rows: DbRun[] | nul
   }
 }
 
-/** "20250101120000" -> "2025-01-01T12:00:00Z". */
-const isoOfDateUpdate = (v: string): string =>
-  `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}T${v.slice(8, 10)}:${v.slice(10, 12)}:${v.slice(12, 14)}Z`;
+const age = (s: number) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`);
 
-/** The status as text lines for a terminal. */
-export function formatScheduleStatus(s: ScheduleStatus): string {
-  const lines: string[] = [];
-  lines.push("Latest runs (lake):");
+/** The status as text for a terminal. */
+export function formatLakeStatus(s: LakeStatus): string {
+  const lines = [`Lake ${s.lake}: ${s.healthy ? "healthy" : "UNHEALTHY"}`];
+  for (const p of s.problems) lines.push(`  ! ${p}`);
+  lines.push("Latest run per job:");
   if (s.runs.length === 0) lines.push("  none recorded");
-  for (const r of s.runs) {
-    const stages = r.stages.map((st) => `${st.stage}:${st.status}`).join(" ");
-    lines.push(`  ${r.started_at}  ${r.job.padEnd(9)} ${r.status.padEnd(9)} ${(r.duration_ms / 1000).toFixed(1).padStart(7)} s  ${r.scope}  ${stages}  ${r.run_id}`);
-    if (r.error) lines.push(`      error: ${r.error}`);
-  }
-  if (s.db_runs !== null || s.db_error) {
-    lines.push("Latest runs (job_runs):");
-    if (s.db_error) lines.push(`  cannot read: ${s.db_error}`);
-    else if (s.db_runs!.length === 0) lines.push("  none recorded");
-    for (const r of s.db_runs ?? []) {
-      lines.push(`  ${r.started_at}  ${r.job.padEnd(9)} ${r.status.padEnd(9)} ended ${r.ended_at ?? "-"}  ${r.run_id}`);
-      if (r.error) lines.push(`      error: ${r.error}`);
-    }
-  }
-  lines.push("Lake freshness (newest date_update landed, per DAC):");
+  for (const r of s.runs) lines.push(`  ${r.job.padEnd(9)} ${r.verdict.padEnd(9)} ${age(r.age_s).padStart(7)} ago  ${r.run_id}${r.error ? `  ${r.error}` : ""}`);
+  if (s.db_error) lines.push(`  job_runs unreadable: ${s.db_error}`);
+  const b = s.backlog;
+  lines.push("Backlog:");
+  lines.push(`  synced, not parsed   ${b.synced_not_parsed}${b.examples.synced_not_parsed.length ? `  (${b.examples.synced_not_parsed.join(", ")})` : ""}`);
+  lines.push(`  parsed, not loaded   ${b.parsed_not_loaded ?? "- (no load target)"}${b.examples.parsed_not_loaded.length ? `  (${b.examples.parsed_not_loaded.join(", ")})` : ""}`);
+  lines.push(`  quarantined files    ${b.quarantined}${b.examples.quarantined.length ? `  (${b.examples.quarantined.join(", ")})` : ""}`);
+  lines.push(`Freshness per DAC (newest date_update landed vs in the cached index${s.index.fetched_at ? `, fetched ${s.index.fetched_at}` : ": no cached index"}):`);
   if (s.freshness.length === 0) lines.push("  nothing synced yet");
   for (const d of s.freshness) {
-    lines.push(`  ${d.dac.padEnd(9)} ${String(d.floats).padStart(6)} floats  newest ${d.newest_date_update ? isoOfDateUpdate(d.newest_date_update) : "-"}  landed ${d.newest_fetched_at ?? "-"}`);
+    lines.push(`  ${d.dac.padEnd(9)} ${String(d.floats_landed).padStart(6)} floats  landed ${d.newest_landed ?? "-"}  index ${d.newest_in_index ?? "-"}  ${d.lag_h === null ? "" : `lag ${d.lag_h} h`}${d.stale ? "  STALE" : ""}`);
   }
-  if (s.unreadable_manifests.length) lines.push(`Unreadable manifests (${s.unreadable_manifests.length}): ${s.unreadable_manifests.slice(0, 5).join(", ")}${s.unreadable_manifests.length > 5 ? ", ..." : ""}`);
-  return lines.join("\n");
+  return lines.join("\n") + "\n";
 }
