@@ -97,6 +97,9 @@ export async function openLakeSession(config: Config, store: LakeStore, opts: La
       root = cache.root;
     }
     const views = await createLakeViews(session, root, listing);
+    // Streamed answers: without this DuckDB buffers chunks to keep the scan's order (GBs on a big
+    // SELECT *). ORDER BY still orders; without one, SQL promises no order anyway.
+    await session.run("SET preserve_insertion_order = false");
     return { session, views, cache, close: () => session.close() };
   } catch (err) {
     session.close();
