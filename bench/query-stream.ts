@@ -18,17 +18,14 @@
  */
 import { spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
-import { link, mkdir, readdir, rm } from "node:fs/promises";
+import { link, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../lib/config.ts";
 import { createLakeViews, listLocalTableFiles, openDuckDB } from "../lib/duckdb.ts";
-import { LocalLakeStore } from "../lib/lake/local.ts";
 import { partitionFileKey, tableGlob } from "../lib/lake/layout.ts";
-import { createLogger } from "../lib/log.ts";
-import { runParse } from "../lib/parse/run.ts";
 import { sqlString } from "../lake/views.ts";
+import { parsedFixtureLake } from "./fixture-lake.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
@@ -79,28 +76,10 @@ function measure(cmd: string, argv: string[]): Promise<{ ms: number; peakMb: num
   });
 }
 
-/** Parses the fixture mirror into a lake under `root`. */
-async function fixtureLake(root: string): Promise<void> {
-  const store = new LocalLakeStore(root);
-  const gdac = join(repo, "..", "shared", "fixtures", "gdac", "dac");
-  for (const dac of await readdir(gdac)) {
-    for (const wmo of await readdir(join(gdac, dac))) {
-      for (const e of await readdir(join(gdac, dac, wmo), { recursive: true, withFileTypes: true })) {
-        if (!e.isFile() || !e.name.endsWith(".nc")) continue;
-        const rest = join(e.parentPath, e.name).slice(join(gdac, dac, wmo).length + 1);
-        await store.put(`raw/dac=${dac}/wmo=${wmo}/${rest}`, readFileSync(join(e.parentPath, e.name)));
-      }
-    }
-  }
-  const config = loadConfig({ env: { LAKE_URL: root, MAX_WORKERS: "1", LOG_LEVEL: "error" }, envFile: "/nonexistent/.env" });
-  await runParse(config, store, createLogger({ level: "error" }));
-  await store.close();
-}
-
 console.log(`argo-lake query streaming benchmark (node ${process.version}), working in ${dir}`);
 await rm(dir, { recursive: true, force: true });
 const fixtures = join(dir, "fixtures");
-await fixtureLake(fixtures);
+await parsedFixtureLake(repo, fixtures);
 
 // ---- 1. a lake of >= targetRows rows: the fixture lake's rows replicated into 100 floats' files
 {

@@ -14,19 +14,15 @@
  *
  *   npx tsx bench/schema.ts [--dir /tmp/argo-lake-schema] [--keep]
  */
-import { readFileSync } from "node:fs";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../lib/config.ts";
 import { createLakeViews, type DuckSession, listLocalTableFiles, openDuckDB } from "../lib/duckdb.ts";
-import { LocalLakeStore } from "../lib/lake/local.ts";
 import { partitionFileKey } from "../lib/lake/layout.ts";
-import { createLogger } from "../lib/log.ts";
-import { runParse } from "../lib/parse/run.ts";
 import { TABLES } from "../lake/schema.ts";
 import { sqlString } from "../lake/views.ts";
+import { parsedFixtureLake } from "./fixture-lake.ts";
 
 const args = process.argv.slice(2);
 const dir = args.includes("--dir") ? args[args.indexOf("--dir") + 1]! : "/tmp/argo-lake-schema";
@@ -57,20 +53,7 @@ async function median(db: DuckSession, sql: string): Promise<number> {
 console.log(`argo-lake schema benchmark (node ${process.version}), working in ${dir}`);
 await rm(dir, { recursive: true, force: true });
 const lake = join(dir, "lake");
-{
-  const store = new LocalLakeStore(lake);
-  const gdac = join(repo, "..", "shared", "fixtures", "gdac", "dac");
-  for (const dac of await readdir(gdac)) {
-    for (const wmo of await readdir(join(gdac, dac))) {
-      for (const e of await readdir(join(gdac, dac, wmo), { recursive: true, withFileTypes: true })) {
-        if (!e.isFile() || !e.name.endsWith(".nc")) continue;
-        const rest = join(e.parentPath, e.name).slice(join(gdac, dac, wmo).length + 1);
-        await store.put(`raw/dac=${dac}/wmo=${wmo}/${rest}`, readFileSync(join(e.parentPath, e.name)));
-      }
-    }
-  }
-  await runParse(loadConfig({ env: { LAKE_URL: lake, MAX_WORKERS: "1", LOG_LEVEL: "error" }, envFile: "/nonexistent/.env" }), store, createLogger({ level: "error" }));
-}
+await parsedFixtureLake(repo, lake);
 const db = await openDuckDB();
 await createLakeViews(db, lake);
 
