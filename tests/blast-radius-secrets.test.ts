@@ -120,6 +120,9 @@ afterAll(async () => {
 describe("no credential of the GDAC URL (user:password@, ?token=, percent-encoded) or of Postgres appears anywhere", { timeout: 180_000 }, () => {
   test("run-float and a scheduled cycle with debug logs, a failing sync, a refused setting: output, lake objects and job_runs hold no secret", async () => {
     const lake = join(tmp.path, "lake");
+    // A lake named by LAKE_URL must exist (README "Runs, verdicts and health").
+    await mkdir(lake, { recursive: true });
+    await mkdir(join(tmp.path, "lake-refused"), { recursive: true });
     // Without the credentials the mirror refuses: they are what lets the runs below in.
     const refused = await run("no credentials", "sync", ["--float", WMO], { GDAC_BASE_URL: srv.url, LAKE_URL: join(tmp.path, "lake-refused") });
     expect(refused.code).toBe(1);

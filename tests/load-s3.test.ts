@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
+import { stagesOf } from "./support/runs.ts";
 import { runJobProcess } from "./support/jobs.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -35,7 +36,7 @@ describe("load from a lake on S3", () => {
       const env = { ...s3.env, LAKE_URL: s3.url("lake"), DATABASE_URL: onS3.url, GDAC_BASE_URL: fixturesDir, TMPDIR: cacheHome.path };
       const first = await runJobProcess("run-float", [WMO, "--json"], { env, timeoutMs: 120_000 });
       expect(first.code, first.stderr).toBe(0);
-      expect(JSON.parse(first.stdout).load).toMatchObject({ profiles_inserted: 80, floats_loaded: 1 });
+      expect(stagesOf(JSON.parse(first.stdout)).load).toMatchObject({ profiles_inserted: 80, floats_loaded: 1 });
       const local = await runJobProcess("run-float", [WMO, "--json"], {
         env: { LAKE_URL: lake.path, DATABASE_URL: onDisk.url, GDAC_BASE_URL: fixturesDir },
       });
@@ -47,7 +48,7 @@ describe("load from a lake on S3", () => {
 
       const again = await runJobProcess("run-float", [WMO, "--json"], { env, timeoutMs: 120_000 });
       expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse(again.stdout).load).toMatchObject({ profiles_unchanged: 80, profiles_inserted: 0, climatology_cells_changed: 0 });
+      expect(stagesOf(JSON.parse(again.stdout)).load).toMatchObject({ profiles_unchanged: 80, profiles_inserted: 0, climatology_cells_changed: 0 });
       expect(strip(await dumpPostgres(onS3.pool))).toEqual(fromS3);
     } finally {
       await cacheHome.cleanup();

@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { manifestProblems, visibleTempKeys } from "./support/compare.ts";
 import { fixturesDir, type TempDir, tempDir } from "./support/fixtures.ts";
+import { stagesOf } from "./support/runs.ts";
 import { INDEX_FILES, startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
 import { type JobHandle, type JobResult, jsonLines, spawnJobProcess } from "./support/jobs.ts";
 import { argoProfileFile, writeNetcdf3 } from "./support/netcdf3-writer.ts";
@@ -218,8 +219,10 @@ describe("a poisoned GDAC through run-float", () => {
       await restore();
     }
     const { result, peak } = run;
-    expect(result.code, result.stderr.slice(-3000)).toBe(0);
-    const stats = JSON.parse(result.stdout);
+    // Partial (exit 1): the hostile files are quarantined, everything else landed and loaded.
+    expect(result.code, result.stderr.slice(-3000)).toBe(1);
+    const stats = stagesOf(JSON.parse(result.stdout));
+    expect(stats).toMatchObject({ verdict: "partial", failed_stage: "parse" });
 
     // Every hostile row refused, each with its reason in a log line.
     expect(stats.sync.index_rows_refused).toBe(rows.length);
@@ -230,7 +233,7 @@ describe("a poisoned GDAC through run-float", () => {
     // Nothing outside the lake changed; nothing in the lake outside the float's folders.
     expect(tree(root.path, ["mirror", ...lakes.map((l) => relative(root.path, l.path))])).toEqual(outside);
     const keys = (await lake.store.list("")).map((o) => o.key);
-    expect(keys.filter((k) => !/^(raw\/dac=incois\/wmo=2902269\/|raw\/_manifest\/dac=incois\/wmo=2902269\.json$|raw\/_index\/|parquet\/|quarantine\/dac=incois\/wmo=2902269\/)/.test(k))).toEqual([]);
+    expect(keys.filter((k) => !/^(raw\/dac=incois\/wmo=2902269\/|raw\/_manifest\/dac=incois\/wmo=2902269\.json$|raw\/_index\/|parquet\/|quarantine\/dac=incois\/wmo=2902269\/|runs\/)/.test(k))).toEqual([]);
     expect(await manifestProblems(lake.store)).toEqual([]);
     expect(await visibleTempKeys(lake.store)).toEqual([]);
 

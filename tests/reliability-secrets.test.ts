@@ -6,6 +6,7 @@
  * Every byte of stdout and stderr, and every job_runs row, is searched for
  * each secret as given, URL-encoded and JSON-escaped; none is found.
  */
+import { mkdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -114,6 +115,7 @@ describe("secrets in a full run and in failing runs", () => {
 
   test("failing runs: Postgres and Redis on dead ports, S3 endpoint dead, in JSON and in text logs", async () => {
     const local = `${tmp.path}/lake-fail`;
+    await mkdir(local, { recursive: true }); // a lake named by LAKE_URL must exist
     const cases: [string, Record<string, string>, RegExp][] = [
       ["postgres down", { LAKE_URL: local, DATABASE_URL: pgSecretUrl(deadPort), LOG_FORMAT: "json" }, /load stage failed.*Postgres/],
       ["postgres down, text", { LAKE_URL: local, DATABASE_URL: pgSecretUrl(deadPort), LOG_FORMAT: "text" }, /load stage failed.*Postgres/],

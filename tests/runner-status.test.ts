@@ -83,8 +83,11 @@ describe("status as a probe", () => {
       expect(problems).toMatch(/DAC csio is stale: the newest landed is \S+, the index has 2026-06-01T00:00:00.000Z/);
       expect(problems).not.toMatch(/DAC aoml is stale/);
       expect(s.body.runs.map((r: { job: string; verdict: string }) => [r.job, r.verdict])).toEqual([["sync", "partial"], ["parse", "partial"], ["load", "failed"]]);
-      expect(s.body.backlog).toMatchObject({ synced_not_parsed: 1, quarantined: 1 });
-      expect(s.body.backlog.examples).toMatchObject({ synced_not_parsed: [B], quarantined: [`raw/dac=aoml/wmo=${A}/profiles/R13857_002.nc`] });
+      // B was never parsed; A's broken file is quarantined (so A's raw inputs differ from what its tables were made from too).
+      expect(s.body.backlog).toMatchObject({ quarantined: 1 });
+      expect(s.body.backlog.synced_not_parsed).toBeGreaterThanOrEqual(1);
+      expect(s.body.backlog.examples.synced_not_parsed).toContain(B);
+      expect(s.body.backlog.examples.quarantined).toEqual([`raw/dac=aoml/wmo=${A}/profiles/R13857_002.nc`]);
       expect(s.body.freshness.find((d: { dac: string }) => d.dac === "csio")).toMatchObject({ stale: true, newest_in_index: "2026-06-01T00:00:00.000Z" });
     } finally {
       await writeFile(index, text);
