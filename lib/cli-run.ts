@@ -56,9 +56,9 @@ export async function runFromCli(ctx: JobContext, req: Omit<RunRequest, "trigger
       if (s.verdict !== "failed" && s.verdict !== "partial") continue;
       const ids = record.float_ids;
       const which = ids.length === 1 ? ` for float ${ids[0]}` : ids.length > 1 && ids.length <= 10 ? ` for floats ${ids.join(", ")}` : "";
-      // A reason that names its stage itself ("parse refused: ...") is printed as it is.
+      // A one-stage job is its stage: its reason is printed as it is ("parse: parse refused: ...").
       const reason = s.reason ?? "";
-      process.stderr.write(`${req.job}: ${reason.startsWith(`${s.stage} `) ? "" : `${s.stage} stage ${s.verdict}${which}: `}${reason}\n`);
+      process.stderr.write(`${req.job}: ${record.stages.length === 1 ? "" : `${s.stage} stage ${s.verdict}${which}: `}${reason}\n`);
     }
     return record.exit_code;
   } finally {

@@ -55,7 +55,8 @@ describe("a file that is not what its name says, or holds impossible values", ()
     for (const f of files) await bed.putFile(f.path, f.bytes, "20250101000000");
     expect((await bed.run("sync")).code).toBe(0);
     const parse = await bed.run("parse");
-    expect(parse.code, parse.stderr).toBe(0);
+    // Partial (exit 1): the files are quarantined, the rest landed (README "Runs, verdicts and health").
+    expect(parse.code, parse.stderr).toBe(1);
     expect(statsOf(parse)).toMatchObject({ quarantined: files.length, errors: 0 });
     for (const f of files) {
       const name = f.path.slice(f.path.lastIndexOf("/") + 1);
@@ -74,7 +75,8 @@ describe("a file that is not what its name says, or holds impossible values", ()
     await bed.putFile("aoml/13857/profiles/R13857_016.nc", synthetic(16), "20250101000000");
     expect((await bed.run("sync")).code).toBe(0);
     const parse = await bed.run("parse");
-    expect(parse.code, parse.stderr).toBe(0);
+    // Partial (exit 1): the files are quarantined, the rest landed (README "Runs, verdicts and health").
+    expect(parse.code, parse.stderr).toBe(1);
     expect(statsOf(parse)).toMatchObject({ quarantined: hostile().length, errors: 0 });
     expect((await bed.run("load")).code).toBe(0);
     const cycles = (await bed.db.pool.query("SELECT cycle_number FROM profiles WHERE float_id = '13857' ORDER BY 1")).rows.map((r) => r.cycle_number);

@@ -44,8 +44,8 @@ describe("line formats", () => {
     log.warn("retrying", { url: "https://example.org/x", attempt: 2, ok: false, detail: { a: 1 } });
     log.error("gave up");
     expect(lines).toEqual([
-      expect.stringMatching(/^\d{4}-\d\d-\d\dT\S+Z WARN {2}\[01234567\] retrying url=https:\/\/example\.org\/x attempt=2 ok=false detail=\{"a":1\}$/),
-      expect.stringMatching(/^\S+ ERROR \[01234567\] gave up$/),
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT\S+Z WARN {2}\[89abcdef\] retrying url=https:\/\/example\.org\/x attempt=2 ok=false detail=\{"a":1\}$/),
+      expect.stringMatching(/^\S+ ERROR \[89abcdef\] gave up$/),
     ]);
   });
 

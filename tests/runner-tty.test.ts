@@ -84,7 +84,7 @@ describe.skipIf(!hasTmux)("progress bars and log lines on a terminal", () => {
       for (const line of screen) {
         const ok = LOG_LINE.test(line) || BAR_LINE.test(line) || /^(sync|parse)[^:]*: (succeeded|partial|failed|skipped) in /.test(line) ||
           /^ {2}(sync|parse|failed:|\.\.\.)/.test(line) || /^(SYNC|PARSE)-EXIT=\d$/.test(line) || /^(sync|parse) stage/.test(line) ||
-          /^(sync|parse): (sync|parse) stage (partial|failed)/.test(line) || /^Parsed floats|^\s+dac\s+wmo|^\s+\w+\s+\d+\s+\d+/.test(line);
+          /^(sync|parse): \d+ (error|file)/.test(line) || /^Parsed floats|^\s+dac\s+wmo|^\s+\w+\s+\d+\s+\d+/.test(line);
         expect(ok, `a line that is neither a whole log line nor the bar:\n${line}\n--- screen:\n${screen.join("\n")}`).toBe(true);
         // A log line never carries a bar fragment, nor a bar a log line.
         if (LOG_LINE.test(line)) expect(line, line).not.toMatch(/\[[#-]{24}\]/);
