@@ -25,6 +25,9 @@ export const LAKE_LAYOUT = `<lake>/
     profiles/dac=<dac>/year=<yyyy>/<wmo>.parquet
     floats/dac=<dac>/<wmo>.parquet
     dictionary/dac=<dac>/<wmo>.parquet     every column and parameter: type, units, long name
+    <table>/dac=<dac>/[year=<yyyy>/]part-<commit>-<n>.parquet   compacted segments: many floats, sorted by float and time
+    _live.json                             the live list: the committed segments of every table (one atomic object)
+    _tombstones/<table>/dac=<dac>/wmo=<wmo>   a float whose rows in that table's segments are gone
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
@@ -114,6 +117,50 @@ const tableFileRe = new RegExp(`^parquet/(${TABLES.join("|")})/dac=${DAC}/(?:yea
 export function parseTableFileKey(key: string): { table: TableName; dac: string; year: string | null; wmo: string } | null {
   const m = tableFileRe.exec(key);
   return m ? { table: m[1] as TableName, dac: m[2]!, year: m[3] ?? null, wmo: m[4]! } : null;
+}
+
+/** Key prefix of one partition of a table (floats and dictionary: the DAC folder). */
+export function partitionPrefix(table: TableName, dac: string, year: number | string | null): string {
+  if (!PARTITION_KEYS[table].includes("year")) return tableDacPrefix(table, dac);
+  return `${tableDacPrefix(table, dac)}year=${year ?? HIVE_NULL_PARTITION}/`;
+}
+
+// ---- compacted segments, tombstones and the live list ----
+//
+// A float's per-float files above are its *staging* files: parse writes them.
+// Compaction (lib/lake/compact.ts) folds staging files into *segments*, large
+// files of many floats sorted by float and time, and names the committed ones
+// in the live list. Readers (lib/lake/live.ts) take a table as its live
+// segments plus its staging files; a float that has a staging file or a
+// tombstone in a table has its rows in that table's segments hidden.
+
+/** Key of the live list: the one object naming every table's committed segments. */
+export const LIVE_KEY = `${PARQUET_PREFIX}_live.json`;
+
+/** Key of segment `n` written by compaction commit `commit`, in one partition. */
+export function segmentKey(table: TableName, dac: string, year: number | string | null, commit: number, n: number): string {
+  return `${partitionPrefix(table, dac, year)}part-${String(commit).padStart(6, "0")}-${String(n).padStart(4, "0")}.parquet`;
+}
+
+const segmentKeyRe = new RegExp(`^parquet/(${TABLES.join("|")})/dac=${DAC}/(?:year=([^/]+)/)?part-(\\d{6,})-(\\d{4,})\\.parquet$`);
+/** (table, dac, year partition as written, commit, n) of a segment key; null for another key. */
+export function parseSegmentKey(key: string): { table: TableName; dac: string; year: string | null; commit: number; n: number } | null {
+  const m = segmentKeyRe.exec(key);
+  return m ? { table: m[1] as TableName, dac: m[2]!, year: m[3] ?? null, commit: Number(m[4]), n: Number(m[5]) } : null;
+}
+
+/** Prefix of every tombstone. */
+export const TOMBSTONE_PREFIX = `${PARQUET_PREFIX}_tombstones/`;
+/** Prefix of one table's tombstones. */
+export const tableTombstonePrefix = (table: TableName): string => `${TOMBSTONE_PREFIX}${table}/`;
+/** Key of the tombstone saying float `wmo` has no rows left in `table` (its segment rows are hidden). */
+export const tombstoneKey = (table: TableName, dac: string, wmo: string): string => `${tableTombstonePrefix(table)}dac=${dac}/wmo=${wmo}`;
+
+const tombstoneKeyRe = new RegExp(`^parquet/_tombstones/(${TABLES.join("|")})/dac=${DAC}/wmo=${WMO}$`);
+/** (table, dac, wmo) of a tombstone key; null for another key. */
+export function parseTombstoneKey(key: string): { table: TableName; dac: string; wmo: string } | null {
+  const m = tombstoneKeyRe.exec(key);
+  return m ? { table: m[1] as TableName, dac: m[2]!, wmo: m[3]! } : null;
 }
 
 /** Glob of a table's Parquet files under a lake root (a local directory or an s3:// URL), for DuckDB. */

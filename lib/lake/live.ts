@@ -1,0 +1,187 @@
+/**
+ * The live list: which files make up each lake table now.
+ *
+ * A table is its committed segments (large files of many floats, written by
+ * compaction, named in `parquet/_live.json`) plus its staging files (one per
+ * float and partition, written by parse). The staging files of a float
+ * supersede its rows in the segments: a float with a staging file or a
+ * tombstone in a table has its segment rows of that table hidden. So parse
+ * never rewrites a segment, compaction folds staging files into segments and
+ * commits by replacing one object, and a reader that takes one listing and
+ * one live list sees every float whole, from before or after any commit.
+ *
+ * Segments not named by the live list (written by a compaction that did not
+ * commit, or retired by a later one) are invisible to readers.
+ */
+import { z } from "zod";
+import { LakeError } from "../errors.ts";
+import { SCHEMA_VERSION, TABLES, type TableName } from "../../lake/schema.ts";
+import { LIVE_KEY, parseSegmentKey, parseTableFileKey, parseTombstoneKey, TOMBSTONE_PREFIX, tablePrefix } from "./layout.ts";
+import type { LakeObject, LakeStore } from "./store.ts";
+
+/** One committed segment. */
+export const SegmentSchema = z.object({
+  key: z.string(),
+  size: z.number().int().nonnegative(),
+  rows: z.number().int().nonnegative(),
+  /** The floats with rows in the segment, sorted. */
+  floats: z.array(z.string()),
+});
+export type Segment = z.infer<typeof SegmentSchema>;
+
+/** An object a commit made redundant, as it was when the commit read it. */
+export const FoldedSchema = z.object({
+  key: z.string(),
+  size: z.number().int().nonnegative(),
+  /** Modification time (ISO) when folded: a later rewrite of the key is not deleted. */
+  modified: z.string(),
+});
+export type Folded = z.infer<typeof FoldedSchema>;
+
+/** The live list object (`parquet/_live.json`). */
+export const LiveListSchema = z.object({
+  format: z.literal(1),
+  /** lake/schema.ts SCHEMA_VERSION of the segments. */
+  schema_version: z.number().int(),
+  /** Commit number: 0 before the first compaction; segment keys carry it. */
+  commit: z.number().int().nonnegative(),
+  committed_at: z.string().nullable(),
+  run_id: z.string().nullable(),
+  /** The committed segments of each table, sorted by key. */
+  tables: z.object(Object.fromEntries(TABLES.map((t) => [t, z.array(SegmentSchema)])) as Record<TableName, z.ZodArray<typeof SegmentSchema>>),
+  /** Staging files and tombstones this commit folded into segments: deleted later, when unchanged. */
+  folded: z.array(FoldedSchema),
+  /** Segments this or an earlier commit replaced, with when: deleted once no reader can still be reading them. */
+  retired: z.array(z.object({ key: z.string(), retired_at: z.string() })),
+});
+export type LiveList = z.infer<typeof LiveListSchema>;
+
+/** The live list of a lake that was never compacted. */
+export function emptyLiveList(): LiveList {
+  return {
+    format: 1,
+    schema_version: SCHEMA_VERSION,
+    commit: 0,
+    committed_at: null,
+    run_id: null,
+    tables: Object.fromEntries(TABLES.map((t) => [t, []])) as unknown as LiveList["tables"],
+    folded: [],
+    retired: [],
+  };
+}
+
+/**
+ * The lake's live list; the empty one when the lake was never compacted. An
+ * object that is there but unreadable is an error, never "no segments": that
+ * would silently drop every compacted row.
+ */
+export async function readLiveList(store: LakeStore): Promise<LiveList> {
+  const bytes = await store.get(LIVE_KEY);
+  if (!bytes) return emptyLiveList();
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new LakeError(`the live list ${LIVE_KEY} is not JSON (${(err as Error).message}): expected the object compaction commits`, { file: LIVE_KEY });
+  }
+  const parsed = LiveListSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new LakeError(
+      `the live list ${LIVE_KEY} is damaged: ${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`,
+      { file: LIVE_KEY },
+    );
+  }
+  return parsed.data;
+}
+
+/** Commits a live list: one whole, atomic put (LakeStore.put). */
+export async function writeLiveList(store: LakeStore, live: LiveList): Promise<void> {
+  await store.put(LIVE_KEY, new TextEncoder().encode(JSON.stringify(LiveListSchema.parse(live))));
+}
+
+/** One file a reader scans for a table, and the floats whose rows in it must be left out. */
+export interface TableSource {
+  /** Lake key of the file. */
+  key: string;
+  /** "staging" (one float's file, from parse) or "segment" (compacted, from the live list). */
+  kind: "staging" | "segment";
+  /** Floats with rows in the file. */
+  floats: readonly string[];
+  /** Floats whose rows here are superseded (by staging files or a tombstone): empty for staging files. */
+  hide: readonly string[];
+}
+
+/** What a reader scans: per table, its sources, sorted by key. */
+export type TableSources = Record<TableName, TableSource[]>;
+
+/**
+ * Resolves every table's sources from the live list and the keys listed under
+ * the table folders and the tombstone zone. Pure. Listed segments the live
+ * list does not name are left out; so are keys that are neither.
+ */
+export function resolveSources(live: LiveList, listed: readonly string[]): TableSources {
+  const staging = new Map<TableName, Map<string, string>>(TABLES.map((t) => [t, new Map()]));
+  const superseded = new Map<TableName, Set<string>>(TABLES.map((t) => [t, new Set()]));
+  for (const key of listed) {
+    const f = parseTableFileKey(key);
+    if (f) {
+      staging.get(f.table)!.set(key, f.wmo);
+      superseded.get(f.table)!.add(f.wmo);
+      continue;
+    }
+    const t = parseTombstoneKey(key);
+    if (t) superseded.get(t.table)!.add(t.wmo);
+  }
+  const out = {} as TableSources;
+  for (const table of TABLES) {
+    const gone = superseded.get(table)!;
+    const sources: TableSource[] = [...staging.get(table)!].map(([key, wmo]) => ({ key, kind: "staging", floats: [wmo], hide: [] }));
+    for (const s of live.tables[table]) {
+      sources.push({ key: s.key, kind: "segment", floats: s.floats, hide: s.floats.filter((f) => gone.has(f)) });
+    }
+    out[table] = sources.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+  return out;
+}
+
+/** A table's sources with rows of any of `floats` (a load batch), hidden floats left to each source's `hide`. */
+export function sourcesOfFloats(sources: readonly TableSource[], floats: ReadonlySet<string>): TableSource[] {
+  return sources.filter((s) => s.floats.some((f) => floats.has(f) && !s.hide.includes(f)));
+}
+
+/** A lake's live list and its listing, read once: a consistent view of every table. */
+export interface LakeSnapshot {
+  live: LiveList;
+  /** Objects under the table folders and the tombstone zone, by key. */
+  listed: Map<string, LakeObject>;
+  sources: TableSources;
+}
+
+/**
+ * Reads a snapshot: the table folders and tombstones are listed first and the
+ * live list read after, so a compaction committing in between is seen as
+ * committed while the staging files it folded are still listed (compaction
+ * deletes them only later): a float is then read from its staging files,
+ * whole, either way.
+ */
+export async function readSnapshot(store: LakeStore): Promise<LakeSnapshot> {
+  const listed = new Map<string, LakeObject>();
+  for (const prefix of [...TABLES.map(tablePrefix), TOMBSTONE_PREFIX]) {
+    for (const o of await store.list(prefix)) listed.set(o.key, o);
+  }
+  const live = await readLiveList(store);
+  if (live.schema_version !== SCHEMA_VERSION) {
+    throw new LakeError(
+      `the live list ${LIVE_KEY} names segments of lake schema ${live.schema_version}, expected ${SCHEMA_VERSION}: run compact --all to rebuild them`,
+      { file: LIVE_KEY },
+    );
+  }
+  return { live, listed, sources: resolveSources(live, [...listed.keys()]) };
+}
+
+/** True when `key` is a committed segment of the live list. */
+export function isLiveSegment(live: LiveList, key: string): boolean {
+  const s = parseSegmentKey(key);
+  return s !== null && live.tables[s.table].some((seg) => seg.key === key);
+}
