@@ -17,6 +17,7 @@ export const LAKE_LAYOUT = `<lake>/
     dac=<dac>/wmo=<wmo>/profiles/{R,D,BR,BD,SR,SD}<wmo>_<ccc>[D].nc
     dac=<dac>/wmo=<wmo>/<wmo>_prof.nc, <wmo>_Sprof.nc     (with SYNC_FILES)
     _previous/dac=<dac>/wmo=<wmo>/...      the last good copy of a raw file while its new version is quarantined
+    _changes/<stamp>-<run_id>.json         change journal: the floats a sync changed (what the cycle's parse reads)
   removed/<run start>/raw/...              files the index no longer lists
   parquet/
     measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet       PRES, TEMP, PSAL per level (fixed columns)
@@ -29,6 +30,7 @@ export const LAKE_LAYOUT = `<lake>/
     _live.json                             the live list: the committed segments of every table (one atomic object)
     _tombstones/<table>/dac=<dac>/wmo=<wmo>   a float whose rows in that table's segments are gone
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
+    _changes/<stamp>-<run_id>.json         change journal: the floats a parse changed (what an incremental load reads)
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
   locks/scheduler.json                     the scheduler's lock when there is no Postgres
@@ -178,6 +180,22 @@ const stateKeyRe = new RegExp(`^parquet/_state/dac=${DAC}/wmo=${WMO}\\.json$`);
 export function parseStateKey(key: string): { dac: string; wmo: string } | null {
   const m = stateKeyRe.exec(key);
   return m ? { dac: m[1]!, wmo: m[2]! } : null;
+}
+
+// ---- change journals ----
+
+/** The zones with a change journal: raw (written by sync, read by parse) and parquet (written by parse, read by load). */
+export type JournalZone = "raw" | "parquet";
+/** Prefix of a zone's change journal. */
+export const journalPrefix = (zone: JournalZone): string => `${zone === "raw" ? RAW_PREFIX : PARQUET_PREFIX}_changes/`;
+/** Key of one journal entry: `<zone>/_changes/<stamp>-<run_id>.json`, stamp like 20261202T010203.456Z so keys sort by time. */
+export const journalKey = (zone: JournalZone, stamp: string, runId: string): string => `${journalPrefix(zone)}${stamp}-${runId}.json`;
+
+const journalKeyRe = /^(raw|parquet)\/_changes\/(\d{8}T\d{6}\.\d{3}Z)-([^/]+)\.json$/;
+/** (zone, stamp, run id) of a journal key; null for another key. */
+export function parseJournalKey(key: string): { zone: JournalZone; stamp: string; runId: string } | null {
+  const m = journalKeyRe.exec(key);
+  return m ? { zone: m[1] as JournalZone, stamp: m[2]!, runId: m[3]! } : null;
 }
 
 // ---- quarantine ----
