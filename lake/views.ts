@@ -55,19 +55,44 @@ export function standardRelationSql(table: TableName): string {
 export const tableViewName = (table: TableName): string => (table === "dictionary" ? "dictionary_by_float" : table);
 
 /**
- * CREATE VIEW for one table over its files (local paths or s3:// URLs); no
- * files gives the empty typed view (read_parquet fails on an empty list).
+ * One file a table view reads, and the floats whose rows in it the view
+ * leaves out (`hide`: superseded in a compacted segment) or, instead, the
+ * only floats it keeps (`only`: a load batch's floats of a segment).
+ */
+export interface TableScan {
+  /** A local path or an s3:// URL. */
+  path: string;
+  hide?: readonly string[];
+  only?: readonly string[];
+}
+
+const floatList = (floats: readonly string[]): string => floats.map(sqlString).join(", ");
+
+/**
+ * CREATE VIEW for one table over its files (local paths or s3:// URLs): one
+ * read_parquet over the files read whole, UNION ALL one per filtered file;
+ * no files gives the empty typed view (read_parquet fails on an empty list).
  * `temp` makes a TEMP view (the load's per-batch views).
  */
-export function tableViewSql(table: TableName, files: readonly string[], temp = false): string {
+export function tableViewSql(table: TableName, scans: readonly TableScan[], temp = false): string {
   const view = tableViewName(table);
-  const sql = files.length === 0
-    ? render(template("empty_view"), { table: view, standard: standardRelationSql(table) })
-    : render(template("table_view"), {
-      table: view,
-      files: files.map((f) => sqlString(literalPath(f))).join(", "),
+  const scan = (paths: readonly string[], where: string) =>
+    render(template("table_scan"), {
+      files: paths.map((f) => sqlString(literalPath(f))).join(", "),
       hive_types: hiveTypesSql(table),
+      where,
     });
+  const whole = scans.filter((s) => !s.hide?.length && !s.only);
+  const parts = whole.length ? [scan(whole.map((s) => s.path), "")] : [];
+  for (const s of scans) {
+    if (s.only) {
+      if (s.only.length) parts.push(scan([s.path], ` WHERE float_id IN (${floatList(s.only)})`));
+    }
+    else if (s.hide?.length) parts.push(scan([s.path], ` WHERE float_id NOT IN (${floatList(s.hide)})`));
+  }
+  const sql = parts.length === 0
+    ? render(template("empty_view"), { table: view, standard: standardRelationSql(table) })
+    : render(template("table_view"), { table: view, scans: parts.join("\nUNION ALL BY NAME\n") });
   return temp ? sql.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW") : sql;
 }
 

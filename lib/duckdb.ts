@@ -10,15 +10,15 @@
  * S3 SDK) or directly through DuckDB's httpfs extension, which must have been
  * installed once with `INSTALL httpfs` on a machine whose network allows it.
  */
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { Config } from "./config.ts";
 import { LakeError } from "./errors.ts";
 import { parseS3Url } from "./s3.ts";
 import { TABLES, type TableName } from "../lake/schema.ts";
-import { tablePrefix } from "./lake/layout.ts";
-import { dictionaryViewSql, modeViewSql, sqlString, tableViewSql, wideViewSql } from "../lake/views.ts";
+import { readSnapshot, sourcesOfFloats, type TableSource, type TableSources } from "./lake/live.ts";
+import { LocalLakeStore } from "./lake/local.ts";
+import { dictionaryViewSql, modeViewSql, sqlString, type TableScan, tableViewSql, wideViewSql } from "../lake/views.ts";
 
 /** An open in-memory DuckDB. */
 export interface DuckSession {
@@ -61,36 +61,60 @@ export async function openDuckDB(opts: { threads?: number } = {}): Promise<DuckS
 export interface LakeViews {
   /** The lake root the views read (a local directory or an s3:// URL). */
   root: string;
-  /** Parquet files per table. */
+  /** Parquet files per table: staging files and committed segments. */
   files: Record<TableName, number>;
 }
 
-/** A table's Parquet files below a local lake root, sorted (temporary dot-files excluded). */
-export async function listLocalTableFiles(root: string, table: TableName): Promise<string[]> {
-  try {
-    const dir = join(root, ...tablePrefix(table).split("/").filter(Boolean));
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile() && e.name.endsWith(".parquet") && !e.name.startsWith("."))
-      .map((e) => join(e.parentPath, e.name)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
+/** The local path or s3:// URL of a lake key below a root (a local directory or an s3:// URL). */
+export function lakePath(root: string, key: string): string {
+  return root.startsWith("s3://") ? `${root.replace(/\/+$/, "")}/${key}` : join(root, ...key.split("/"));
 }
 
 /**
- * Creates the lake's views in a session: one per table over its files
- * (listed, never globbed: a lake path is data), the wide `measurements_bgc`,
- * argopy's user modes and the dictionary. `root` is a local lake directory;
- * for an s3:// root (httpfs) `listing` gives each table's file URLs.
+ * What a table view scans for a table's sources (lib/lake/live.ts): every
+ * file, a segment's superseded floats left out. Given `floats` (a load
+ * batch), only the sources with rows of those floats, a segment filtered to
+ * the batch's floats it shows.
  */
-export async function createLakeViews(session: DuckSession, root: string, listing?: Record<TableName, string[]>): Promise<LakeViews> {
+export function tableScans(root: string, sources: readonly TableSource[], floats?: ReadonlySet<string>): TableScan[] {
+  if (!floats) return sources.map((s) => ({ path: lakePath(root, s.key), hide: s.hide }));
+  return sourcesOfFloats(sources, floats).map((s) => {
+    if (s.kind === "staging") return { path: lakePath(root, s.key) };
+    const hidden = new Set(s.hide);
+    const only = s.floats.filter((f) => floats.has(f) && !hidden.has(f));
+    return only.length === s.floats.length ? { path: lakePath(root, s.key) } : { path: lakePath(root, s.key), only };
+  });
+}
+
+/** The sources of every table of a local lake, from one snapshot (lib/lake/live.ts readSnapshot). */
+export async function localTableSources(root: string): Promise<TableSources> {
+  return (await readSnapshot(new LocalLakeStore(root))).sources;
+}
+
+/**
+ * The Parquet files a table's view reads below a local lake root, sorted:
+ * its staging files and its committed segments (temporary dot-files, and
+ * segments the live list does not name, excluded).
+ */
+export async function listLocalTableFiles(root: string, table: TableName): Promise<string[]> {
+  return (await localTableSources(root))[table].map((s) => lakePath(root, s.key)).sort();
+}
+
+/**
+ * Creates the lake's views in a session: one per table over its sources
+ * (listed, never globbed: a lake path is data), the wide `measurements_bgc`,
+ * argopy's user modes and the dictionary. `root` is a local lake directory
+ * or an s3:// URL (httpfs); `sources` (one snapshot of the lake,
+ * lib/lake/live.ts) default to a snapshot of the local root, none for s3://.
+ */
+export async function createLakeViews(session: DuckSession, root: string, sources?: TableSources): Promise<LakeViews> {
   await session.run("SET parquet_metadata_cache = true");
+  const snapshot = sources ?? (root.startsWith("s3://") ? null : await localTableSources(root));
   const files = {} as Record<TableName, number>;
   for (const table of TABLES) {
-    const list = listing?.[table] ?? (root.startsWith("s3://") ? [] : await listLocalTableFiles(root, table));
+    const list = snapshot?.[table] ?? [];
     files[table] = list.length;
-    await session.run(tableViewSql(table, list));
+    await session.run(tableViewSql(table, tableScans(root, list)));
   }
   await session.run(wideViewSql());
   await session.run(modeViewSql("standard"));

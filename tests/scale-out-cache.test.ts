@@ -48,15 +48,15 @@ describe("Parquet cache shared by several processes", () => {
     // Process 1 lists the lake (only A); process 2's float B lands and process 2 copies it; then process 1 goes on.
     const stale = staleListing(lake, async () => {
       await lake.put(B, bytes("b"));
-      const s2 = await syncParquetCache(lake, cache);
+      const { stats: s2 } = await syncParquetCache(lake, cache);
       expect(s2.downloaded).toBe(2);
     });
-    const s1 = await syncParquetCache(stale, cache);
+    const { stats: s1 } = await syncParquetCache(stale, cache);
     expect(s1.removed).toBe(0);
     expect(existsSync(join(cache, ...B.split("/")))).toBe(true);
     // A copy whose object is really gone is removed by the next sync.
     await lake.delete(B);
-    expect((await syncParquetCache(lake, cache)).removed).toBe(1);
+    expect((await syncParquetCache(lake, cache)).stats.removed).toBe(1);
     expect(existsSync(join(cache, ...B.split("/")))).toBe(false);
   });
 
@@ -74,15 +74,15 @@ describe("Parquet cache shared by several processes", () => {
     const { lake, cache } = await setup();
     await lake.put(A, bytes("a"));
     await lake.put(B, bytes("b"));
-    const onlyB = (key: string) => key.endsWith("/6903247.parquet");
-    const onlyA = (key: string) => key.endsWith("/13857.parquet");
-    expect((await syncParquetCache(lake, cache, { keep: onlyB })).downloaded).toBe(1);
+    const onlyB = (wmo: string) => wmo === "6903247";
+    const onlyA = (wmo: string) => wmo === "13857";
+    expect((await syncParquetCache(lake, cache, { floats: onlyB })).stats.downloaded).toBe(1);
     expect(existsSync(join(cache, ...A.split("/")))).toBe(false);
-    await syncParquetCache(lake, cache, { keep: onlyA });
+    await syncParquetCache(lake, cache, { floats: onlyA });
     // B's copy is not A's sync's to remove, even though that sync did not list it.
     await lake.delete(B);
-    expect((await syncParquetCache(lake, cache, { keep: onlyA })).removed).toBe(0);
+    expect((await syncParquetCache(lake, cache, { floats: onlyA })).stats.removed).toBe(0);
     expect(existsSync(join(cache, ...B.split("/")))).toBe(true);
-    expect((await syncParquetCache(lake, cache, { keep: onlyB })).removed).toBe(1);
+    expect((await syncParquetCache(lake, cache, { floats: onlyB })).stats.removed).toBe(1);
   });
 });

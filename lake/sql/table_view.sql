@@ -1,11 +1,9 @@
--- One view per lake table over its Parquet files.
---   {{table}}       the view (and table folder) name
---   {{files}}       the table's files, listed one by one as SQL strings with the glob
---                   characters [ ] * ? escaped ([[] []] [*] [?]), so a path is only ever
---                   itself (lake/views.ts literalPath)
---   {{hive_types}}  {'dac': VARCHAR, 'year': INTEGER}: year stays an integer, and
---                   year=__HIVE_DEFAULT_PARTITION__ (profiles without a time) reads as NULL
--- Every file of a table has the same schema (lake/schema.ts), so no union_by_name:
--- DuckDB binds on one file's footer. Filters on dac and year prune whole files.
+-- One view per lake table over its Parquet files (lake/sql/table_scan.sql scans).
+--   {{table}}  the view (and table folder) name
+--   {{scans}}  the table's scans, joined by UNION ALL BY NAME: one over every file read
+--              whole (staging files, segments none of whose floats is superseded), then
+--              one per segment with superseded floats, filtered on float_id
+-- Every file of a table has the same schema (lake/schema.ts), so no union_by_name inside
+-- a scan: DuckDB binds on one file's footer. Filters on dac and year prune whole files.
 CREATE OR REPLACE VIEW {{table}} AS
-SELECT * FROM read_parquet([{{files}}], hive_partitioning = true, hive_types = {{hive_types}});
+{{scans}};

@@ -158,6 +158,10 @@ export interface LakeSnapshot {
   sources: TableSources;
 }
 
+/** Whether a listed key is one a snapshot resolves: a table file (staging or segment) or a tombstone. */
+export const isSnapshotKey = (key: string): boolean =>
+  parseTableFileKey(key) !== null || parseSegmentKey(key) !== null || parseTombstoneKey(key) !== null;
+
 /**
  * Reads a snapshot: the table folders and tombstones are listed first and the
  * live list read after, so a compaction committing in between is seen as
@@ -166,10 +170,19 @@ export interface LakeSnapshot {
  * whole, either way.
  */
 export async function readSnapshot(store: LakeStore): Promise<LakeSnapshot> {
+  const listed: LakeObject[] = [];
+  for (const prefix of [...TABLES.map(tablePrefix), TOMBSTONE_PREFIX]) listed.push(...await store.list(prefix));
+  return snapshotAfter(store, listed);
+}
+
+/**
+ * A snapshot from a listing the caller took (e.g. one listing of the whole
+ * Parquet zone): reads the live list now, after it, as readSnapshot does.
+ * Listed objects that are neither table files nor tombstones are left out.
+ */
+export async function snapshotAfter(store: LakeStore, listing: Iterable<LakeObject>): Promise<LakeSnapshot> {
   const listed = new Map<string, LakeObject>();
-  for (const prefix of [...TABLES.map(tablePrefix), TOMBSTONE_PREFIX]) {
-    for (const o of await store.list(prefix)) listed.set(o.key, o);
-  }
+  for (const o of listing) if (isSnapshotKey(o.key)) listed.set(o.key, o);
   const live = await readLiveList(store);
   if (live.schema_version !== SCHEMA_VERSION) {
     throw new LakeError(
@@ -178,6 +191,26 @@ export async function readSnapshot(store: LakeStore): Promise<LakeSnapshot> {
     );
   }
   return { live, listed, sources: resolveSources(live, [...listed.keys()]) };
+}
+
+/**
+ * The floats a table's sources show (rows not hidden), each with the DACs
+ * whose folders hold those rows, in key order.
+ */
+export function visibleFloats(sources: readonly TableSource[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of sources) {
+    const dac = (parseTableFileKey(s.key) ?? parseSegmentKey(s.key))?.dac;
+    if (dac === undefined) continue;
+    const hidden = new Set(s.hide);
+    for (const f of s.floats) {
+      if (hidden.has(f)) continue;
+      const dacs = out.get(f);
+      if (!dacs) out.set(f, [dac]);
+      else if (!dacs.includes(dac)) dacs.push(dac);
+    }
+  }
+  return out;
 }
 
 /** True when `key` is a committed segment of the live list. */

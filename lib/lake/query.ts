@@ -47,8 +47,7 @@ import type { Config } from "../config.ts";
 import { createLakeViews, type DuckSession, type LakeViews, openDuckDB, useHttpfs } from "../duckdb.ts";
 import { ConfigError, LakeError } from "../errors.ts";
 import { sqlString } from "../../lake/views.ts";
-import { TABLES, type TableName } from "../../lake/schema.ts";
-import { tablePrefix } from "./layout.ts";
+import { readSnapshot, type TableSources } from "./live.ts";
 import { type CacheSyncStats, defaultCacheDir, syncParquetCache } from "./cache.ts";
 import type { LakeStore } from "./store.ts";
 
@@ -83,20 +82,18 @@ export async function openLakeSession(config: Config, store: LakeStore, opts: La
   try {
     let root: string;
     let cache: CacheSyncStats | null = null;
-    let listing: Record<TableName, string[]> | undefined;
+    let sources: TableSources | undefined;
     if (store.localRoot) root = store.localRoot;
     else if (opts.httpfs) {
       await useHttpfs(session, config, opts.env ?? {});
       root = config.LAKE_URL.replace(/\/+$/, "");
-      listing = {} as Record<TableName, string[]>;
-      for (const table of TABLES) {
-        listing[table] = (await store.list(tablePrefix(table))).map((o) => o.key).filter((k) => k.endsWith(".parquet")).sort().map((k) => `${root}/${k}`);
-      }
+      sources = (await readSnapshot(store)).sources;
     } else {
-      cache = await syncParquetCache(store, opts.cacheDir ?? defaultCacheDir(store));
+      const synced = await syncParquetCache(store, opts.cacheDir ?? defaultCacheDir(store));
+      ({ stats: cache, snapshot: { sources } } = synced);
       root = cache.root;
     }
-    const views = await createLakeViews(session, root, listing);
+    const views = await createLakeViews(session, root, sources);
     // Streamed answers: without this DuckDB buffers chunks to keep the scan's order (GBs on a big
     // SELECT *). ORDER BY still orders; without one, SQL promises no order anyway.
     await session.run("SET preserve_insertion_order = false");

@@ -3,17 +3,18 @@
  * run by DuckDB over views of the lake's tables (`profiles`,
  * `measurements`, `bgc_measurements`, `floats`, and the wide
  * `measurements_bgc`), a batch of floats at a time. The views of a
- * batch read only that batch's Parquet files (a float's files are
- * `<wmo>.parquet` in each partition), so loading one float costs the same
- * in a lake of ten floats or of twenty thousand. Rows are checked against
+ * batch read only that batch's files (its floats' staging files, and the
+ * segments holding them filtered to them: lib/lake/live.ts
+ * sourcesOfFloats), so loading one float costs about the same in a lake of
+ * ten floats or of twenty thousand. Rows are checked against
  * lib/db/rows.ts as they leave DuckDB.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { type DuckDBConnection, listValue, LIST, VARCHAR } from "@duckdb/node-api";
 import { isWmo } from "../argo/ids.ts";
-import { TABLES, type TableName } from "../../lake/schema.ts";
-import { parseTableFileKey, tablePrefix } from "../lake/layout.ts";
+import { TABLES } from "../../lake/schema.ts";
+import { tableScans } from "../duckdb.ts";
+import { type LakeSnapshot, readSnapshot, type TableSources, visibleFloats } from "../lake/live.ts";
 import { tableViewSql, wideViewSql } from "../../lake/views.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { LakeError, LoadError } from "../errors.ts";
@@ -36,65 +37,65 @@ async function rows(con: DuckDBConnection, name: string): Promise<Record<string,
   }
 }
 
-/** The lake's Parquet files, per table and float (local paths DuckDB reads in place), and each float's DAC. */
+/** The lake's tables as one snapshot (lib/lake/live.ts), for batches of floats, and each float's DAC. */
 export interface LakeFiles {
-  tables: Record<TableName, Map<string, string[]>>;
+  /** The local directory the sources' keys are below (DuckDB reads the files in place). */
+  root: string;
+  /** Every table's sources: staging files and committed segments, superseded floats hidden. */
+  sources: TableSources;
   dac: Map<string, string>;
   /**
-   * Floats whose files sit under more than one DAC, with the DACs: a float
-   * belongs to one DAC, so these are refused (their targets keep their last
-   * good rows) and left out of every table.
+   * Floats whose rows sit under more than one DAC (in staging files or
+   * segments), with the DACs: a float belongs to one DAC, so these are
+   * refused (their targets keep their last good rows) and left out of every
+   * table.
    */
   conflicts: Map<string, string[]>;
 }
 
 /**
- * Lists the Parquet files of a local lake (`root` is its directory), by
- * table and float. Keys that are not table files (lib/lake/layout.ts
- * parseTableFileKey) are left out.
+ * The tables of a local lake (`root` is its directory) by float: from
+ * `snapshot` when the caller has one (the local copy of an S3 lake,
+ * lib/load/root.ts), else from one snapshot of `store`. Keys that are
+ * neither table files nor tombstones are left out.
  */
-export async function listLakeFiles(store: LakeStore, root: string): Promise<LakeFiles> {
-  const tables = {} as LakeFiles["tables"];
+export async function listLakeFiles(store: LakeStore, root: string, snapshot?: LakeSnapshot): Promise<LakeFiles> {
+  const { sources } = snapshot ?? (await readSnapshot(store));
+  const under = new Map<string, string[]>();
+  for (const table of TABLES) {
+    for (const [id, dacs] of visibleFloats(sources[table])) {
+      const known = under.get(id);
+      if (!known) under.set(id, [...dacs]);
+      else for (const d of dacs) if (!known.includes(d)) known.push(d);
+    }
+  }
   const dac = new Map<string, string>();
   const conflicts = new Map<string, string[]>();
-  for (const table of TABLES) {
-    const byFloat = new Map<string, string[]>();
-    for (const o of await store.list(tablePrefix(table))) {
-      const f = parseTableFileKey(o.key);
-      if (!f) continue;
-      const known = dac.get(f.wmo);
-      if (known !== undefined && known !== f.dac) {
-        const under = conflicts.get(f.wmo) ?? [known];
-        if (!under.includes(f.dac)) under.push(f.dac);
-        conflicts.set(f.wmo, under.sort());
-      }
-      dac.set(f.wmo, known ?? f.dac);
-      let list = byFloat.get(f.wmo);
-      if (!list) byFloat.set(f.wmo, (list = []));
-      list.push(join(root, ...o.key.split("/")));
-    }
-    tables[table] = byFloat;
+  for (const [id, dacs] of under) {
+    dac.set(id, dacs[0]!);
+    if (dacs.length > 1) conflicts.set(id, [...dacs].sort());
   }
-  for (const id of conflicts.keys()) for (const table of TABLES) tables[table].delete(id);
-  return { tables, dac, conflicts };
+  return { root, sources, dac, conflicts };
 }
 
-/** Every float with a file in any table, sorted. */
+/** Every float with rows in any table, sorted. */
 export function floatIdsOf(files: LakeFiles): string[] {
   return [...files.dac.keys()].sort();
 }
 
 /**
- * Points the session's views at a batch of floats' files, creates the
+ * Points the session's views at a batch of floats' rows (their staging
+ * files whole, the segments holding them filtered to them), creates the
  * climatology's pressure bands and points view, and fills `load_floats`.
  * A table without files for the batch gets an empty view with its standard
- * columns.
+ * columns. Floats under two DACs are left out.
  */
 export async function focusOnFloats(con: DuckDBConnection, files: LakeFiles, floatIds: string[]): Promise<void> {
   for (const id of floatIds) if (!isWmo(id)) throw new LoadError(`refused float id ${JSON.stringify(id)}: not a WMO number`);
+  const batch = new Set(floatIds.filter((id) => !files.conflicts.has(id)));
   try {
     for (const table of TABLES) {
-      await con.run(tableViewSql(table, floatIds.flatMap((id) => files.tables[table].get(id) ?? []), true));
+      await con.run(tableViewSql(table, tableScans(files.root, files.sources[table], batch), true));
     }
     // The aggregates read DOXY and CHLA as columns: the wide view pivots them from bgc_measurements.
     await con.run(wideViewSql(true));

@@ -127,7 +127,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     const tl = performance.now();
     // Only the floats this load may touch are read: named ones, or this shard's.
     const local = await localLakeFor(store, llog, (id) => (!named || named.has(id)) && keep(id));
-    const files = await listLakeFiles(local.store, local.root);
+    const files = await listLakeFiles(local.store, local.root, local.snapshot);
     stats.timings_ms.lake += since(tl);
     const inLake = new Set(floatIdsOf(files));
 

@@ -133,8 +133,11 @@ export class LakeReader implements LakeQuery {
   async #open() {
     const session = await openDuckDB({ threads: 2 });
     try {
-      const root = this.store.localRoot ?? (await syncParquetCache(this.store, defaultCacheDir(this.store))).root;
-      await createLakeViews(session, root);
+      if (this.store.localRoot) await createLakeViews(session, this.store.localRoot);
+      else {
+        const { stats, snapshot } = await syncParquetCache(this.store, defaultCacheDir(this.store));
+        await createLakeViews(session, stats.root, snapshot.sources);
+      }
       return { instance: session.instance, at: Date.now(), close: () => session.close() };
     } catch (err) {
       session.close();
