@@ -1,0 +1,476 @@
+/**
+ * GDAC scale (issue 15): the real jobs, as child processes, on synthetic
+ * mirrors of 500 and 5,000 floats and a 19,000-float GDAC-size lake: first
+ * build, no-op and 1%-changed runs of sync, parse, compact and load, with
+ * wall time, per-float cost and peak RSS, beside reference reads measured in
+ * the same run.
+ *
+ *   npx tsx bench/scale.ts [--sizes 500,5000] [--gdac 19000|0] [--workers N] [--dir /tmp/bench-scale] [--keep]
+ *
+ * What is real and what is generated:
+ * - The 500- and 5,000-float mirrors are real GDAC mirrors (bench/mirror.ts:
+ *   renamed byte copies of the 15 fixture floats, regenerated indexes; meta
+ *   and single-cycle files, what a default sync fetches). Every stage runs on
+ *   them for real, from an empty lake, database and Redis prefix.
+ * - "1% changed" is bench/mirror.ts touch(0.01): 1% of the floats get their
+ *   next cycle file and index row, as a real day does.
+ * - The GDAC-size lake (--gdac, default 19,000 floats) is synthesised from
+ *   the 5,000-float mirror and lake after their runs: its mirror and raw zone
+ *   are hard links to the 5,000 ones under new names (the bytes keep the
+ *   source float's ids), its index files are regenerated, and its sync
+ *   manifests, parse states, staging Parquet files and live-list segments are
+ *   the 5,000 lake's rewritten for the new ids (generated, because a first
+ *   build at that size takes too long here). Only the no-op and the
+ *   1%-changed runs are measured there; the changed floats are picked among
+ *   the 5,000 real ones (their bytes match their names). Load there starts
+ *   from the 5,000 lake's database, so its first run also loads the
+ *   generated floats.
+ *
+ * Each job runs as a user runs it: node with tsx's loader (what `npx tsx`
+ * runs, without npx's extra process) on jobs/<job>.ts --json, with LAKE_URL,
+ * GDAC_BASE_URL = the local mirror, DATABASE_URL = a fresh database
+ * bench_scale_*, REDIS_URL with its own prefix. Wall time is the process's
+ * (startup included: what a user waits for); peak RSS is /usr/bin/time -v's
+ * maximum resident set size (VmHWM of /proc/<pid>/status, polled, when
+ * GNU time is not installed). A stage whose job does not exist yet (compact)
+ * is shown as "-".
+ *
+ * References, same run: netcdfjs reading every variable of the mirror's
+ * files (a sample of 500 floats' files, with as many processes as parse has
+ * workers); listing the raw zone through the lake store; DuckDB reading every
+ * column of the lake's Parquet through the views.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+import pg from "pg";
+import { Redis } from "ioredis";
+import { NetCDFReader } from "netcdfjs";
+
+import { createLakeViews, openDuckDB } from "../lib/duckdb.ts";
+import { LocalLakeStore } from "../lib/lake/local.ts";
+import { RAW_DATA_PREFIX } from "../lib/lake/layout.ts";
+import { TABLES } from "../lake/schema.ts";
+import { buildMirror, type MirrorInfo, touch } from "./mirror.ts";
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const tsxLoader = pathToFileURL(resolve(repo, "node_modules", "tsx", "dist", "loader.mjs")).href;
+const GNU_TIME = "/usr/bin/time";
+
+/** The stages, in cycle order. */
+const STAGES = ["sync", "parse", "compact", "load"] as const;
+type Stage = (typeof STAGES)[number];
+const PHASES = ["first build", "no-op", "1% changed"] as const;
+type Phase = (typeof PHASES)[number];
+
+/** One job run. */
+interface JobRun {
+  stage: Stage;
+  code: number | null;
+  seconds: number;
+  /** Peak RSS in bytes; null when unknown. */
+  rss: number | null;
+  stats: Record<string, unknown> | null;
+  stderrTail: string;
+}
+
+/** A lake size's results. */
+interface SizeResult {
+  label: string;
+  floats: number;
+  runs: Partial<Record<Phase, Partial<Record<Stage, JobRun>>>>;
+  changed: number;
+  refs: Reference[];
+  notes: string[];
+}
+
+interface Reference {
+  what: string;
+  seconds: number;
+  detail: string;
+}
+
+function args(): { sizes: number[]; gdac: number; workers: string | undefined; dir: string; keep: boolean } {
+  const a = process.argv.slice(2);
+  const get = (name: string) => {
+    const i = a.indexOf(name);
+    return i < 0 ? undefined : a[i + 1];
+  };
+  const sizes = (get("--sizes") ?? "500,5000").split(",").map(Number);
+  if (sizes.some((n) => !(n >= 1))) throw new Error("--sizes: expected float counts separated by commas, e.g. 500,5000");
+  return {
+    sizes,
+    gdac: Number(get("--gdac") ?? 19_000),
+    workers: get("--workers"),
+    dir: get("--dir") ?? `/tmp/bench-scale-${process.pid}`,
+    keep: a.includes("--keep"),
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** Runs a job as a child process; wall time, peak RSS, exit code and its --json stats. */
+async function runJob(stage: Stage, env: Record<string, string>, dir: string): Promise<JobRun | null> {
+  const script = join(repo, "jobs", `${stage}.ts`);
+  if (!existsSync(script)) return null;
+  const timeFile = join(dir, `time-${stage}.txt`);
+  const gnu = existsSync(GNU_TIME);
+  const argv = [process.execPath, "--import", tsxLoader, script, "--json"];
+  const [cmd, ...rest] = gnu ? [GNU_TIME, "-v", "-o", timeFile, ...argv] : argv;
+  const t0 = performance.now();
+  const child = spawn(cmd!, rest, { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "", stderr = "", hwm = 0;
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-20_000)));
+  const poll = gnu ? null : setInterval(async () => {
+    const s = await readFile(`/proc/${child.pid}/status`, "utf8").catch(() => "");
+    const m = /VmHWM:\s+(\d+) kB/.exec(s);
+    if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
+  }, 100);
+  const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+  const seconds = (performance.now() - t0) / 1000;
+  if (poll) clearInterval(poll);
+  let rss: number | null = hwm || null;
+  if (gnu) {
+    const t = await readFile(timeFile, "utf8").catch(() => "");
+    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(t);
+    rss = m ? Number(m[1]) * 1024 : null;
+    const e = /Exit status: (\d+)/.exec(t);
+    return { stage, code: e ? Number(e[1]) : code, seconds, rss, stats: parseStats(stdout), stderrTail: stderr.slice(-2000) };
+  }
+  return { stage, code, seconds, rss, stats: parseStats(stdout), stderrTail: stderr.slice(-2000) };
+}
+
+function parseStats(stdout: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    const i = stdout.lastIndexOf("\n{");
+    try {
+      return i >= 0 ? JSON.parse(stdout.slice(i + 1)) as Record<string, unknown> : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** The environment a job gets: enough to run, and this lake's settings. */
+function jobEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", LOG_LEVEL: "warn" };
+  for (const k of ["PATH", "HOME", "TMPDIR", "LANG", "DENO_DIR"]) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return { ...env, ...extra };
+}
+
+const PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_ADMIN });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Deletes a Redis prefix's keys. */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const r = new Redis("redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await r.connect();
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await r.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A lake with its mirror, database and Redis prefix, and how to run its stages. */
+interface Bed {
+  label: string;
+  mirror: string;
+  lake: string;
+  db: string;
+  redisPrefix: string;
+  env: Record<string, string>;
+}
+
+async function makeBed(root: string, label: string, mirror: string, workers: string | undefined): Promise<Bed> {
+  const lake = join(root, `lake-${label}`);
+  await mkdir(lake, { recursive: true });
+  const db = `bench_scale_${label}_${process.pid}`;
+  await admin(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  await admin(`CREATE DATABASE "${db}"`);
+  const redisPrefix = `bench_scale:${label}:${process.pid}:`;
+  const env = jobEnv({
+    GDAC_BASE_URL: mirror,
+    LAKE_URL: lake,
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
+    REDIS_URL: "redis://127.0.0.1:6379",
+    REDIS_PREFIX: redisPrefix,
+    ...(workers ? { MAX_WORKERS: workers } : {}),
+  });
+  return { label, mirror, lake, db, redisPrefix, env };
+}
+
+async function dropBed(b: Bed): Promise<void> {
+  await admin(`DROP DATABASE IF EXISTS "${b.db}" WITH (FORCE)`).catch((e) => log(`drop ${b.db}: ${e}`));
+  await dropRedisPrefix(b.redisPrefix).catch((e) => log(`redis ${b.redisPrefix}: ${e}`));
+}
+
+/** Runs every stage once, in cycle order, printing progress. */
+async function cycle(b: Bed, phase: Phase, root: string): Promise<Partial<Record<Stage, JobRun>>> {
+  const out: Partial<Record<Stage, JobRun>> = {};
+  for (const stage of STAGES) {
+    log(`${b.label}: ${phase}: ${stage} ...`);
+    const r = await runJob(stage, b.env, root);
+    if (!r) {
+      log(`${b.label}: ${phase}: ${stage}: no jobs/${stage}.ts yet, skipped`);
+      continue;
+    }
+    out[stage] = r;
+    log(`${b.label}: ${phase}: ${stage}: exit ${r.code}, ${r.seconds.toFixed(1)} s, peak RSS ${mb(r.rss)}${summary(stage, r.stats)}`);
+    if (r.code !== 0) log(`  stderr: ${r.stderrTail.split("\n").filter(Boolean).slice(-3).join(" | ").slice(0, 600)}`);
+  }
+  return out;
+}
+
+/** The stats a stage's line shows. */
+function summary(stage: Stage, s: Record<string, unknown> | null): string {
+  if (!s) return "";
+  const pick = (keys: string[]) => keys.filter((k) => s[k] !== undefined).map((k) => `${k}=${JSON.stringify(s[k])}`).join(" ");
+  const keys: Record<Stage, string[]> = {
+    sync: ["total_floats", "files_downloaded", "files_skipped", "errors"],
+    parse: ["floats_parsed", "floats_skipped", "profiles", "parquet_files_written", "quarantined", "workers"],
+    compact: ["segments_written", "files_folded", "rows"],
+    load: ["floats_selected", "floats_loaded", "profiles_read", "profiles_inserted", "profiles_unchanged"],
+  };
+  const text = pick(keys[stage]);
+  return text ? `; ${text}` : "";
+}
+
+const mb = (b: number | null) => (b === null ? "?" : `${(b / 1e6).toFixed(0)} MB`);
+
+/** Every file under a directory, as absolute paths. */
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** Reference: netcdfjs reading every variable of these files, split over `procs` processes. */
+async function netcdfjsReference(files: string[], procs: number, root: string): Promise<{ seconds: number; bytes: number }> {
+  const lists = Array.from({ length: procs }, () => [] as string[]);
+  files.forEach((f, i) => lists[i % procs]!.push(f));
+  const results = await Promise.all(lists.map(async (list, i) => {
+    const file = join(root, `netcdfjs-${i}.txt`);
+    await writeFile(file, list.join("\n"));
+    const child = spawn(process.execPath, ["--import", tsxLoader, fileURLToPath(import.meta.url), "--read-netcdf", file], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    if (code !== 0) throw new Error(`netcdfjs reference process ${i} exited ${code}`);
+    return JSON.parse(out) as { bytes: number; seconds: number };
+  }));
+  // The processes read side by side: the slowest one's reading time (startup excluded) is the wall.
+  return { seconds: Math.max(...results.map((r) => r.seconds)), bytes: results.reduce((a, r) => a + r.bytes, 0) };
+}
+
+/** The --read-netcdf child: reads every variable of every file listed, prints the bytes read and the seconds it took. */
+async function readNetcdfChild(listFile: string): Promise<void> {
+  let bytes = 0;
+  const t0 = performance.now();
+  for (const f of (await readFile(listFile, "utf8")).split("\n").filter(Boolean)) {
+    const b = await readFile(f);
+    const nc = new NetCDFReader(b);
+    for (const v of nc.variables) nc.getDataVariable(v);
+    bytes += b.length;
+  }
+  process.stdout.write(JSON.stringify({ bytes, seconds: (performance.now() - t0) / 1000 }) + "\n");
+}
+
+/** The reference reads of a lake after its first build. */
+async function references(b: Bed, info: MirrorInfo, workers: number, root: string): Promise<Reference[]> {
+  const refs: Reference[] = [];
+  // netcdfjs over the files of (at most) the first 500 floats: the same mix of fixture floats.
+  const sample = info.floats.slice(0, 500);
+  const files: string[] = [];
+  for (const f of sample) for (const p of await walk(join(info.dir, "dac", f.dac, f.wmo))) if (p.endsWith(".nc")) files.push(p);
+  log(`${b.label}: reference: netcdfjs reading every variable of ${files.length} files (${sample.length} floats), ${workers} processes ...`);
+  const nc = await netcdfjsReference(files, workers, root);
+  const rate = nc.bytes / nc.seconds;
+  refs.push({
+    what: "netcdfjs reads every variable",
+    seconds: info.bytes / rate,
+    detail: `${(rate / 1e6).toFixed(1)} MB/s with ${workers} processes on ${sample.length} floats' files; ${(info.bytes / rate).toFixed(1)} s for the mirror's ${(info.bytes / 1e6).toFixed(0)} MB`,
+  });
+  const store = new LocalLakeStore(b.lake);
+  let t0 = performance.now();
+  const keys = await store.list(RAW_DATA_PREFIX);
+  refs.push({ what: "list the raw zone", seconds: (performance.now() - t0) / 1000, detail: `${keys.length} files (LakeStore.list)` });
+  await store.close();
+  t0 = performance.now();
+  const s = await openDuckDB();
+  try {
+    const views = await createLakeViews(s, b.lake);
+    const opened = (performance.now() - t0) / 1000;
+    const counts: string[] = [];
+    for (const t of TABLES) {
+      const [row] = await s.all(`SELECT count(*) AS n, sum(hash(COLUMNS(*))) FROM ${t}`);
+      counts.push(`${t} ${row!.n}`);
+    }
+    const files = Object.values(views.files).reduce((a, c) => a + c, 0);
+    refs.push({
+      what: "DuckDB reads the lake's Parquet",
+      seconds: (performance.now() - t0) / 1000,
+      detail: `every column of every table through the views (${files} files, opened in ${opened.toFixed(1)} s): ${counts.join(", ")} rows`,
+    });
+  } finally {
+    s.close();
+  }
+  for (const r of refs) log(`${b.label}: reference: ${r.what}: ${r.seconds.toFixed(1)} s (${r.detail})`);
+  return refs;
+}
+
+/** One lake size from an empty lake: first build, no-op, 1% changed, then the references. */
+async function runSize(n: number, root: string, workers: string | undefined): Promise<{ result: SizeResult; bed: Bed; info: MirrorInfo }> {
+  const label = String(n);
+  const mirror = join(root, `gdac-${label}`);
+  log(`${label}: building the mirror ...`);
+  const info = await buildMirror(mirror, n);
+  log(`${label}: mirror: ${info.floats.length} floats, ${info.files} files, ${(info.bytes / 1e6).toFixed(0)} MB in ${info.seconds.toFixed(1)} s`);
+  const bed = await makeBed(root, label, mirror, workers);
+  const result: SizeResult = { label, floats: n, runs: {}, changed: 0, refs: [], notes: [] };
+  result.runs["first build"] = await cycle(bed, "first build", root);
+  result.runs["no-op"] = await cycle(bed, "no-op", root);
+  const t = await touch(mirror, 0.01);
+  result.changed = t.changed.length;
+  log(`${label}: touched ${t.changed.length} floats (${t.changed.filter((c) => c.how === "new cycle").length} new cycles)`);
+  result.runs["1% changed"] = await cycle(bed, "1% changed", root);
+  const parseWorkers = Number(result.runs["first build"]?.parse?.stats?.workers ?? workers ?? 2);
+  result.refs = await references(bed, info, parseWorkers, root);
+  return { result, bed, info };
+}
+
+// ---- the table ----
+
+function printTable(results: SizeResult[]): void {
+  const cols = results.map((r) => `${r.label === String(r.floats) ? r.floats.toLocaleString("en") : r.label} floats`);
+  const lines: string[] = [];
+  lines.push(`| stage | run | ${cols.join(" | ")} |`);
+  lines.push(`|---|---|${cols.map(() => "---").join("|")}|`);
+  for (const stage of STAGES) {
+    for (const phase of PHASES) {
+      const cells = results.map((r) => cell(r, phase, stage));
+      if (cells.every((c) => c === "-")) continue;
+      lines.push(`| ${stage} | ${phase} | ${cells.join(" | ")} |`);
+    }
+  }
+  for (const phase of PHASES) {
+    const cells = results.map((r) => {
+      const runs = Object.values(r.runs[phase] ?? {});
+      if (runs.length === 0) return "-";
+      const s = runs.reduce((a, j) => a + j.seconds, 0);
+      const peak = Math.max(...runs.map((j) => j.rss ?? 0));
+      return `${s.toFixed(1)} s, peak ${mb(peak)}`;
+    });
+    lines.push(`| **all stages** | ${phase} | ${cells.join(" | ")} |`);
+  }
+  const whats = [...new Set(results.flatMap((r) => r.refs.map((x) => x.what)))];
+  for (const what of whats) {
+    lines.push(`| reference | ${what} | ${results.map((r) => {
+      const x = r.refs.find((y) => y.what === what);
+      return x ? `${x.seconds.toFixed(1)} s: ${x.detail}` : "-";
+    }).join(" | ")} |`);
+  }
+  console.log(lines.join("\n"));
+  for (const r of results) for (const n of r.notes) console.log(`${r.label}: ${n}`);
+}
+
+/** A table cell: wall, per-float cost, peak RSS, and the stage's own figure. */
+function cell(r: SizeResult, phase: Phase, stage: Stage): string {
+  const j = r.runs[phase]?.[stage];
+  if (!j) return "-";
+  const per = phase === "1% changed"
+    ? `${(j.seconds / Math.max(1, r.changed) * 1000).toFixed(0)} ms/changed float`
+    : `${(j.seconds / r.floats * 1000).toFixed(1)} ms/float`;
+  let extra = "";
+  const s = j.stats ?? {};
+  if (stage === "parse" && typeof s.profiles === "number" && s.profiles > 0) {
+    extra = `, ${(s.profiles / j.seconds).toFixed(0)} profiles/s, ${((Number(s.bytes_in) || 0) / j.seconds / 1e6).toFixed(1)} MB/s`;
+  }
+  const bad = j.code === 0 ? "" : ` (exit ${j.code})`;
+  return `${j.seconds.toFixed(1)} s, ${per}, ${mb(j.rss)}${extra}${bad}`;
+}
+
+/** The issue's goals, checked against this run's figures. */
+function printGoals(results: SizeResult[]): void {
+  const lines: string[] = [];
+  const sum = (r: SizeResult, phase: Phase, stages: readonly Stage[] = STAGES) =>
+    stages.reduce((a, st) => a + (r.runs[phase]?.[st]?.seconds ?? 0), 0);
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT MET");
+  for (const r of results) {
+    const first = r.runs["first build"]?.parse;
+    if (first?.stats && typeof first.stats.profiles === "number") {
+      const rate = first.stats.profiles / first.seconds;
+      lines.push(`${r.label}: first parse ${rate.toFixed(0)} profiles/s (goal >= 1,000): ${verdict(rate >= 1000)}`);
+      const ref = r.refs.find((x) => x.what === "netcdfjs reads every variable");
+      const bytes = Number(first.stats.bytes_in) || 0;
+      if (ref && bytes) {
+        const share = bytes / first.seconds / (bytes / ref.seconds);
+        lines.push(`${r.label}: parse ${(bytes / first.seconds / 1e6).toFixed(1)} MB/s = ${(share * 100).toFixed(0)}% of netcdfjs reading (goal >= 50%): ${verdict(share >= 0.5)}`);
+      }
+    }
+    if (r.runs["no-op"]) {
+      const noop = sum(r, "no-op", ["sync", "parse", "load"]);
+      const limit = r.floats >= 19_000 ? 60 : 10;
+      if (r.floats >= 5000) lines.push(`${r.label}: no-op sync + parse + load ${noop.toFixed(1)} s (goal < ${limit} s): ${verdict(noop < limit)}`);
+      else lines.push(`${r.label}: no-op sync + parse + load ${noop.toFixed(1)} s`);
+      const changed = sum(r, "1% changed", ["sync", "parse", "load"]);
+      if (r.runs["first build"]) {
+        const perFloat = sum(r, "first build", ["sync", "parse", "load"]) / r.floats;
+        const bound = 2 * noop + r.changed * perFloat;
+        lines.push(`${r.label}: 1% changed (${r.changed} floats) ${changed.toFixed(1)} s (goal < 2 x no-op + their first-build cost = ${bound.toFixed(1)} s): ${verdict(changed < bound)}`);
+      } else lines.push(`${r.label}: 1% changed (${r.changed} floats) ${changed.toFixed(1)} s`);
+    }
+    const peak = Math.max(...Object.values(r.runs).flatMap((p) => Object.values(p ?? {}).map((j) => j.rss ?? 0)));
+    lines.push(`${r.label}: peak RSS of any stage ${mb(peak)} (goal < 1 GB): ${verdict(peak < 1e9)}`);
+    const syncNoop = r.runs["no-op"]?.sync;
+    if (syncNoop && r.floats >= 19_000) {
+      lines.push(`${r.label}: no-op sync ${syncNoop.seconds.toFixed(1)} s, ${mb(syncNoop.rss)} (goal < 15 s, < 500 MB): ${verdict(syncNoop.seconds < 15 && (syncNoop.rss ?? 0) < 5e8)}`);
+    }
+  }
+  console.log(lines.join("\n"));
+}
+
+async function main(): Promise<void> {
+  const o = args();
+  await mkdir(o.dir, { recursive: true });
+  log(`bench/scale.ts: sizes ${o.sizes.join(", ")}${o.gdac ? ` + GDAC-size ${o.gdac}` : ""}, in ${o.dir}`);
+  const results: SizeResult[] = [];
+  const beds: Bed[] = [];
+  try {
+    for (const n of o.sizes) {
+      const { result, bed } = await runSize(n, o.dir, o.workers);
+      results.push(result);
+      beds.push(bed);
+      printTable(results);
+    }
+  } finally {
+    for (const b of beds) await dropBed(b);
+    if (!o.keep) await rm(o.dir, { recursive: true, force: true });
+  }
+  console.log(`\nbench/scale.ts, ${new Date().toISOString()}, node ${process.version}; wall = the job process (startup included), peak RSS = its maximum resident set`);
+  printTable(results);
+  printGoals(results);
+}
+
+if (process.argv[2] === "--read-netcdf") await readNetcdfChild(process.argv[3]!);
+else await main();
