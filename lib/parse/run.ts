@@ -16,7 +16,8 @@
  * replaced by its previous good version (raw/_previous/) when there is one;
  * a float refused as a whole (two files for one cycle, two DACs) keeps its
  * last good tables; removals pass the removal guard first. Floats go in batches of
- * BATCH_SIZE, the floats of a batch in parallel.
+ * BATCH_SIZE, the floats of a batch in parallel; after each batch the floats
+ * whose tables landed are named in the parquet change journal (lib/lake/changes.ts).
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -25,6 +26,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { readManifest } from "../gdac/manifest.ts";
 import { ParseError } from "../errors.ts";
+import { type Change, writeJournal } from "../lake/changes.ts";
 import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { checkRemoval, assertLakeExists } from "../removal-guard.ts";
@@ -203,7 +205,16 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
     held,
     because: "their raw files are gone",
   });
-  for (const r of removals) await removeFloat(store, r.ref, r.state, stats, log);
+  // The parquet change journal names the floats whose tables landed (rewritten or removed), a batch at a
+  // time, so an incremental load reads exactly those (lib/load/run.ts).
+  const landed: Change[] = [];
+  const journal = async () => {
+    if (landed.length) await writeJournal(store, "parquet", { runId: log.runId, stage: "parse", changes: landed.splice(0) });
+  };
+  for (const r of removals) {
+    await removeFloat(store, r.ref, r.state, stats, log);
+    landed.push({ dac: r.ref.dac, wmo: r.ref.wmo, change: "removed" });
+  }
   const todo = plans.filter((p) => p !== null);
 
   const outDir = await mkdtemp(join(tmpdir(), "argo-lake-parse-"));
@@ -220,6 +231,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
           const item = batch[next++]!;
           try {
             await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, stats);
+            landed.push({ dac: item.ref.dac, wmo: item.ref.wmo, change: "changed" });
           } catch (err) {
             const e = err as Error & { context?: { stage?: string } };
             stats.errors++;
@@ -230,9 +242,11 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
         }
       };
       await Promise.all(Array.from({ length: runner!.concurrency }, lane));
+      await journal();
       log.info("parse: batch done", { batch: b / config.BATCH_SIZE + 1, floats: batch.length, parsed: stats.floats_parsed, errors: stats.errors });
     }
   } finally {
+    await journal();
     await runner?.close();
     await rm(outDir, { recursive: true, force: true });
   }

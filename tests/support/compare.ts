@@ -9,7 +9,7 @@
  * raw-zone check for operators): a test should not take the code under test's
  * word for what the lake holds.
  */
-import { RUNS_PREFIX } from "../../lib/lake/layout.ts";
+import { journalPrefix, RUNS_PREFIX } from "../../lib/lake/layout.ts";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -65,8 +65,8 @@ export interface DumpLakeOptions {
 export async function dumpLake(store: LakeStore, opts: DumpLakeOptions = {}): Promise<Record<string, LakeEntry>> {
   const out: Record<string, LakeEntry> = {};
   for (const o of await store.list("")) {
-    // Run records are one per run (their ids, times and pids differ by nature): never compared.
-    if ([RUNS_PREFIX, ...(opts.exclude ?? [])].some((p) => o.key.startsWith(p))) continue;
+    // Run records and change journal entries are one per run (their ids, times and pids differ by nature): never compared.
+    if ([RUNS_PREFIX, journalPrefix("raw"), journalPrefix("parquet"), ...(opts.exclude ?? [])].some((p) => o.key.startsWith(p))) continue;
     const bytes = await store.get(o.key);
     if (!bytes) continue; // removed since listing
     if (o.key.endsWith(".json")) {
