@@ -19,6 +19,9 @@ lake/aggregates/) and loads them:
                            REDIS_TTL seconds to live (0 = no expiry)
 A target whose URL is unset is skipped with one log line. Loading the same lake
 twice changes nothing; floats gone from the lake are removed from both targets.
+Each target keeps a cursor into the lake's change journal: a load reads only the
+floats parse changed since (none: no Parquet file is opened); a target without
+one (first load, new database, flushed Redis) gets a full load.
 
 Options:
   --float WMO        only these floats (repeatable, or comma-separated; FLOAT_IDS)
@@ -29,6 +32,8 @@ ${OPTION_HELP.lake}
   --redis-prefix P   key prefix (REDIS_PREFIX, default "argo:")
   --redis-ttl S      seconds a key lives, 0 = no expiry (REDIS_TTL, default 604800)
   --batch-size N     floats read from the lake per query batch (BATCH_SIZE, default 10)
+  --full             load every selected float, not only those the lake's change
+                     journal names since the last load
   --json             print the run's stats as JSON on stdout (logs go to stderr)
   --allow-removals   let this run remove more floats than REMOVAL_MAX_FLOATS or
                      REMOVAL_MAX_SHARE allow, or all of them (ALLOW_REMOVALS=true)
@@ -39,8 +44,8 @@ ${EXIT_CODES_HELP}
 With neither DATABASE_URL nor REDIS_URL the load is skipped (exit 0).
 `;
 
-await runJob({ name: "load", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
+await runJob({ name: "load", usage, flags: { full: { type: "boolean" }, "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
   const { runFromCli } = await import("../lib/cli-run.ts");
-  return await runFromCli(ctx, { job: "load" });
+  return await runFromCli(ctx, { job: "load", force: ctx.flags.full === true });
 });

@@ -55,7 +55,7 @@ export interface RunRequest {
   signal?: AbortSignal;
   /** Stages not to run (run-float --skip-download skips sync); recorded as skipped. */
   skip?: readonly StageName[];
-  /** parse --force. */
+  /** parse --force, load --full. */
   force?: boolean;
   onProgress?: (p: StageProgress) => void;
 }
@@ -134,6 +134,7 @@ export async function executeRun(ctx: RunContext, req: RunRequest): Promise<RunO
       ...(ctx.shard ? { shard: shardPredicate(ctx.shard) } : {}),
       ...(floatIds.length ? { floatIds } : {}),
       force: req.force,
+      scope,
       onProgress: req.onProgress,
     });
     log.info("run started", { trigger: req.trigger, lock: lock?.description ?? null, float_ids: floatIds, lake: ctx.store.description });

@@ -74,8 +74,10 @@ export interface StageInput {
   shard?: (wmo: string) => boolean;
   /** The floats the run names (run-float, --float); absent means the config's selection. */
   floatIds?: string[];
-  /** Parse every selected float again (parse --force). */
+  /** Every selected float, whatever changed: parse again (parse --force), load in full (load --full). */
   force?: boolean;
+  /** The run's scope ("all" or "shard-i-of-n"): the load keeps its journal cursor under it. */
+  scope?: string;
   onProgress?: (p: StageProgress) => void;
 }
 
@@ -189,7 +191,7 @@ const parse: StageDef<z.infer<typeof ParseStatsSchema>> = {
 const load: StageDef<z.infer<typeof LoadStatsSchema>> = {
   name: "load",
   stats: LoadStatsSchema,
-  run: (i) => runLoad(i.config, i.store, i.log, { floatIds: i.floatIds, shard: i.shard, signal: i.signal }),
+  run: (i) => runLoad(i.config, i.store, i.log, { floatIds: i.floatIds, shard: i.shard, signal: i.signal, scope: i.scope, full: i.force }),
   judge(s, input) {
     if (s.postgres === "skipped" && s.redis === "skipped") return { verdict: "skipped", reason: "neither DATABASE_URL nor REDIS_URL is set" };
     if (s.aborted) return { verdict: "failed", reason: "interrupted before every float was loaded" };
@@ -198,7 +200,7 @@ const load: StageDef<z.infer<typeof LoadStatsSchema>> = {
       const why = `${s.floats_failed} of ${plural(s.floats_selected, "float")} failed to load${first ? `; first: float ${first.float_id}: ${first.error}` : ""}`;
       return { verdict: s.floats_loaded + s.floats_removed > 0 ? "partial" : "failed", reason: why };
     }
-    if (s.floats_selected === 0 && named(input).length === 0 && !input.shard) {
+    if (s.mode === "full" && s.floats_selected === 0 && named(input).length === 0 && !input.shard) {
       return { verdict: "failed", reason: `the lake ${input.store.description} holds no Parquet tables to load: nothing has been parsed into it` };
     }
     return { verdict: "succeeded", reason: null };

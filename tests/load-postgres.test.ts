@@ -77,7 +77,7 @@ describe("migrations", () => {
       const rows = (await a.query("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => r.version);
       expect(rows).toEqual(versions);
       const tables = (await a.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.tablename);
-      expect(tables).toEqual(["climatology", "climatology_contrib", "climatology_dirty", "floats", "job_runs", "pressure_bands", "profiles", "schema_migrations"]);
+      expect(tables).toEqual(["climatology", "climatology_contrib", "climatology_dirty", "floats", "job_runs", "load_cursors", "pressure_bands", "profiles", "schema_migrations"]);
     } finally {
       await a.end();
       await b.end();

@@ -345,3 +345,18 @@ export async function syncPressureBands(client: PgClient, bands: PressureBand[])
   );
   await client.query("DELETE FROM pressure_bands WHERE NOT (band = ANY($1::smallint[]))", [bands.map((b) => b.band)]);
 }
+
+/** The load cursor Postgres keeps for a scope (lib/load/cursor.ts), as stored; null when there is none. */
+export async function readPostgresCursor(client: PgClient, scope: string): Promise<string | null> {
+  const r = await client.query("SELECT cursor::text AS cursor FROM load_cursors WHERE scope = $1", [scope]);
+  return r.rows[0]?.cursor ?? null;
+}
+
+/** Stores the load cursor of a scope, once the floats it covers are loaded. */
+export async function writePostgresCursor(client: PgClient, scope: string, cursor: unknown): Promise<void> {
+  await client.query(
+    `INSERT INTO load_cursors (scope, cursor, updated_at) VALUES ($1, $2::jsonb, now())
+     ON CONFLICT (scope) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = EXCLUDED.updated_at`,
+    [scope, JSON.stringify(cursor)],
+  );
+}

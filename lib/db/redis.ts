@@ -8,6 +8,7 @@
  *   <prefix>floats:geo           GEO     latest position of each float that has one (GEOSEARCH works on it)
  *   <prefix>floats:by_time       ZSET    floats by latest profile time (score: Unix milliseconds)
  *   <prefix>ratelimit:<client>   HASH    the API's token bucket of one client (lib/serve/ratelimit.ts)
+ *   <prefix>load:cursor:<scope>  STRING  where the load has read the lake's change journal to (lib/load/cursor.ts)
  *
  * One float's keys and set members change in one server-side script that
  * first checks every key's type and every argument and only then writes, so an
@@ -16,8 +17,10 @@
  * the script before it runs) leaves the float's previous state in place.
  * MULTI/EXEC would not do: Redis does not roll back a transaction whose
  * command fails at EXEC time. With REDIS_TTL > 0 every key written gets that
- * TTL (the shared sets are refreshed on each write); 0 keeps keys until the
- * next load replaces them.
+ * TTL (the shared sets are refreshed on each write), and an incremental load
+ * refreshes the TTL of every float it leaves alone (and its cursor's): keys
+ * expire when loads stop, not because a float did not change; 0 keeps keys
+ * until the next load replaces them.
  */
 import { Redis } from "ioredis";
 import { LoadError } from "../errors.ts";
@@ -36,6 +39,7 @@ export function hotKeys(prefix: string) {
     geo: `${prefix}floats:geo`,
     byTime: `${prefix}floats:by_time`,
     rateLimit: (client: string) => `${prefix}ratelimit:${client}`,
+    loadCursor: (scope: string) => `${prefix}load:cursor:${scope}`,
   };
 }
 
@@ -210,4 +214,40 @@ async function runScript(redis: Redis, script: string, keys: string[], args: str
   } catch (err) {
     throw new LoadError(`Redis refused the update of ${what}: ${(err as Error).message}`, { target: "redis" }, { cause: err });
   }
+}
+
+/** The load cursor the hot layer keeps for a scope (lib/load/cursor.ts), as stored; null when there is none. */
+export async function readHotCursor(redis: Redis, prefix: string, scope: string): Promise<string | null> {
+  return await redis.get(hotKeys(prefix).loadCursor(scope));
+}
+
+/** Stores the load cursor of a scope, with the hot layer's TTL (it must not outlive the floats it vouches for). */
+export async function writeHotCursor(redis: Redis, prefix: string, ttlSeconds: number, scope: string, cursor: unknown): Promise<void> {
+  const key = hotKeys(prefix).loadCursor(scope);
+  if (ttlSeconds > 0) await redis.set(key, JSON.stringify(cursor), "EX", ttlSeconds);
+  else await redis.set(key, JSON.stringify(cursor));
+}
+
+/**
+ * Gives every float the hot layer holds (and the shared sets) a fresh TTL,
+ * for a load that leaves them alone; returns the floats whose summary hash
+ * has already expired, for the load to write again. Nothing to do with a TTL of 0.
+ */
+export async function refreshHotTtl(redis: Redis, prefix: string, ttlSeconds: number): Promise<string[]> {
+  if (ttlSeconds <= 0) return [];
+  const k = hotKeys(prefix);
+  const ids = (await redis.smembers(k.floats)).sort();
+  const gone: string[] = [];
+  const CHUNK = 2000;
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    const p = redis.pipeline();
+    for (const id of chunk) p.expire(k.float(id), ttlSeconds).expire(k.latest(id), ttlSeconds);
+    const res = (await p.exec()) ?? [];
+    chunk.forEach((id, j) => {
+      if (res[2 * j]?.[1] === 0) gone.push(id);
+    });
+  }
+  await redis.pipeline().expire(k.floats, ttlSeconds).expire(k.geo, ttlSeconds).expire(k.byTime, ttlSeconds).exec();
+  return gone;
 }

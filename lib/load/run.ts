@@ -14,19 +14,37 @@
  * removal guard allows (lib/removal-guard.ts). A float whose lake rows are
  * defective (two rows for one profile, an unreadable file, files under two
  * DACs) is refused alone: the targets keep its last good rows.
+ *
+ * A load's cost follows what changed: each target keeps a cursor into the
+ * lake's parquet change journal (lib/load/cursor.ts), and a load whose
+ * targets all have one loads, or removes, exactly the floats the journal
+ * names since the oldest of them (within the DAC filter and shard), then
+ * advances the cursors. Without a cursor, with float ids named, or with
+ * `full`, it is a full load. A load with nothing to do opens no Parquet file.
  */
 import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { openDuckDB } from "../duckdb.ts";
-import { ArgoLakeError, LoadError } from "../errors.ts";
+import { type DuckSession, openDuckDB } from "../duckdb.ts";
+import { ArgoLakeError, LakeError, LoadError } from "../errors.ts";
+import { type Change, type JournalRead, readJournalSince } from "../lake/changes.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
-import { flushClimatology, type InsertMethod, loadFloatPostgres, postgresFloatIds, removeFloatPostgres, syncPressureBands } from "../db/loader.ts";
+import {
+  flushClimatology,
+  type InsertMethod,
+  loadFloatPostgres,
+  postgresFloatIds,
+  readPostgresCursor,
+  removeFloatPostgres,
+  syncPressureBands,
+  writePostgresCursor,
+} from "../db/loader.ts";
 import { connectPostgres, describeDatabase, migrate, type PgClient, pgMessage } from "../db/postgres.ts";
-import { connectRedis, describeRedis, hotFloatIds, removeHotFloat, writeHotFloat } from "../db/redis.ts";
+import { connectRedis, describeRedis, hotFloatIds, readHotCursor, refreshHotTtl, removeHotFloat, writeHotCursor, writeHotFloat } from "../db/redis.ts";
 import type { FloatLoad } from "../db/rows.ts";
 import { assertLakeExists, checkRemoval } from "../removal-guard.ts";
 import { type BatchLoads, floatIdsOf, focusOnFloats, type LakeFiles, listLakeFiles, readFloatLoads, readPressureBands } from "./lake.ts";
+import { cursorAfterFullPass, cursorScope, journalBeforeFullPass, type LoadCursor, loadDerivation, oldestCursor, parseCursor } from "./cursor.ts";
 import { localLakeFor } from "./root.ts";
 import type { LoadStats } from "./stats.ts";
 
@@ -42,7 +60,23 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** How rows are sent to Postgres (bench/load.ts compares them); "batch" by default. */
   insertMethod?: InsertMethod;
+  /**
+   * The run's scope ("all", "shard-i-of-n"; lib/runner.ts): with the DAC
+   * filter it names the cursor the targets keep. A load given a shard but no
+   * scope keeps none (it is always full).
+   */
+  scope?: string;
+  /** Load every selected float, whatever the change journal says (load --full). */
+  full?: boolean;
 }
+
+/** DuckDB settings of the load's session: memory bounded whatever the lake's size (see {@link openLoadSession}). */
+export const LOAD_DUCKDB_SETTINGS = {
+  threads: 2,
+  memory_limit: "512MB",
+  // DuckDB keeps every file it reads in its external file cache, so memory would follow the lake's bytes.
+  enable_external_file_cache: false,
+} as const;
 
 function emptyStats(method: InsertMethod): LoadStats {
   return {
@@ -65,6 +99,10 @@ function emptyStats(method: InsertMethod): LoadStats {
     redis_levels_written: 0,
     redis_geo_skipped: 0,
     insert_method: method,
+    mode: "full",
+    full_reason: null,
+    journal_entries_read: 0,
+    cursor: "none",
     aborted: false,
     errors: [],
     start_time: new Date().toISOString(),
@@ -99,9 +137,15 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
   // A lake path that does not exist is a mistake, never "every float is gone".
   assertLakeExists(store, "load");
 
+  const startedAt = new Date();
+  const explicit = opts.floatIds?.length ? opts.floatIds : config.FLOAT_IDS.length ? config.FLOAT_IDS : null;
+  const dacs = new Set<string>(config.ARGO_DAC);
+  const keep = (id: string) => !opts.shard || opts.shard(id);
   let pg: PgClient | null = null;
   let redis: Redis | null = null;
-  const session = await openDuckDB({ threads: 2 });
+  // Opened when the first Parquet file is to be read: a load with nothing to do never opens one.
+  let session: DuckSession | null = null;
+  const duck = async () => (session ??= await openLoadSession());
   try {
     if (config.DATABASE_URL) {
       pg = await connectPostgres(config.DATABASE_URL);
@@ -119,35 +163,55 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       llog.info("loading into Redis", { redis: describeRedis(config.REDIS_URL), prefix: config.REDIS_PREFIX, ttl_s: config.REDIS_TTL });
     }
 
-    const explicit = opts.floatIds?.length ? opts.floatIds : config.FLOAT_IDS.length ? config.FLOAT_IDS : null;
-    const dacs = new Set<string>(config.ARGO_DAC);
-    const keep = (id: string) => !opts.shard || opts.shard(id);
-    const named = explicit ? new Set(explicit) : null;
-
+    // The cursor this selection keeps in each target: none for named floats (they are not the selection).
+    const scope = explicit || (opts.shard && !opts.scope) ? null : cursorScope(opts.scope ?? "all", dacs);
     const tl = performance.now();
+    const plan = scope && !opts.full ? await incremental(scope) : null;
+    if (plan) {
+      stats.mode = "incremental";
+      stats.journal_entries_read = plan.read.entries;
+    } else {
+      stats.full_reason = explicit ? "float ids named" : !scope ? "a shard without a scope keeps no cursor" : opts.full ? "--full" : stats.full_reason;
+    }
+    // A full pass lists the journal before the lake: the entries listed are covered by what it reads.
+    const listedJournal = scope && !plan ? await journalBeforeFullPass(store) : [];
+    // Targeted loads (named floats, or the journal's) take exactly their floats; a full load the lake's.
+    const targeted = explicit ?? plan?.ids ?? null;
+    const named = targeted ? new Set(targeted) : null;
+    if (plan && plan.ids.length === 0) {
+      stats.timings_ms.lake += since(tl);
+      await flush();
+      await advanceCursors(scope!, { ...plan.read.cursor, pending: [], derivation: loadDerivation() });
+      stats.aborted = opts.signal?.aborted ?? false;
+      return report();
+    }
+
     // Only the floats this load may touch are read: named ones, or this shard's.
     const local = await localLakeFor(store, llog, (id) => (!named || named.has(id)) && keep(id));
     const files = await listLakeFiles(local.store, local.root, local.snapshot);
     stats.timings_ms.lake += since(tl);
     const inLake = new Set(floatIdsOf(files));
 
-    // Explicit ids are taken whatever their DAC; a full load takes the lake's floats of ARGO_DAC (all when unset).
-    const wanted = (explicit ? [...new Set(explicit)].sort() : [...inLake].filter((id) => !dacs.size || dacs.has(files.dac.get(id)!)))
+    // Explicit ids are taken whatever their DAC; the journal's and a full load's within ARGO_DAC (all when unset).
+    const inDacs = (id: string) => !dacs.size || dacs.has(files.dac.get(id)!);
+    let wanted = (explicit ? [...new Set(explicit)].sort() : plan ? plan.ids.filter((id) => !inLake.has(id) || inDacs(id)) : [...inLake].filter(inDacs))
       .filter(keep);
-    stats.floats_selected = wanted.length;
     // Floats under two DACs in the lake are refused whole: the targets keep their last good rows.
     for (const [id, under] of files.conflicts) {
-      if (!explicit && !keep(id)) continue;
-      if (explicit && !wanted.includes(id)) continue;
+      if (!targeted && !keep(id)) continue;
+      if (targeted && !wanted.includes(id)) continue;
       refuseFloat(id, `float ${id} has Parquet files under ${under.length} DACs (${under.join(", ")}) in the lake: expected one; not loaded, its last good rows stay`);
     }
 
     // What the targets hold that the lake lost is removed, but never implausibly much at once.
-    // (Explicit floats that are all in the lake remove nothing: the targets need not be asked.)
-    const mayRemove = !explicit || wanted.some((id) => !inLake.has(id));
+    // (Targeted floats that are all in the lake remove nothing: the targets need not be asked.)
+    const mayRemove = !targeted || wanted.some((id) => !inLake.has(id));
     const held = mayRemove ? (await targetFloatIds(pg, redis, config, explicit ? new Set() : dacs)).filter(keep) : [];
     const heldSet = new Set(held);
-    const gone = explicit ? wanted.filter((id) => !inLake.has(id) && heldSet.has(id)) : held.filter((id) => !inLake.has(id));
+    const gone = targeted ? wanted.filter((id) => !inLake.has(id) && heldSet.has(id)) : held.filter((id) => !inLake.has(id));
+    // The journal's floats that are neither in the lake nor in the targets need nothing.
+    if (plan) wanted = wanted.filter((id) => inLake.has(id) || heldSet.has(id));
+    stats.floats_selected = wanted.length;
     checkRemoval(config, {
       stage: "load",
       where: `Postgres/Redis (lake ${store.description})`,
@@ -159,8 +223,9 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
 
     if (pg) {
       // The bands come from the SQL the climatology is computed with; Postgres keeps a copy to join on.
-      await focusOnFloats(session.conn, files, []);
-      await syncPressureBands(pg, await readPressureBands(session.conn));
+      const { conn } = await duck();
+      await focusOnFloats(conn, files, []);
+      await syncPressureBands(pg, await readPressureBands(conn));
       // Cells a load that died left marked are recomputed before anything else.
       await flush();
     }
@@ -169,7 +234,8 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     for (let i = 0; i < wanted.length && !opts.signal?.aborted; i += batchSize) {
       const batch = wanted.slice(i, i + batchSize);
       const tr = performance.now();
-      const { loads, refused } = await readBatch(session.conn, files, batch.filter((id) => inLake.has(id)));
+      const inBatch = batch.filter((id) => inLake.has(id));
+      const { loads, refused } = inBatch.length ? await readBatch((await duck()).conn, files, inBatch) : { loads: new Map(), refused: new Map() };
       stats.timings_ms.lake += since(tr);
       for (const id of batch) {
         if (opts.signal?.aborted) break;
@@ -181,7 +247,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       await flush();
     }
 
-    if (!explicit && !opts.signal?.aborted) {
+    if (!targeted && !opts.signal?.aborted) {
       // A full load also removes what the targets hold of the selected DACs and shard that the lake lost.
       for (const id of gone) {
         if (!opts.signal?.aborted) await loadOne(id, null);
@@ -189,17 +255,26 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       await flush();
     }
     stats.aborted = opts.signal?.aborted ?? false;
+    if (scope && !stats.aborted) {
+      // The floats that failed stay pending in the cursor: the next load tries them again.
+      const dacOf = (id: string) => files.dac.get(id) ?? plan?.changes.find((c) => c.wmo === id)?.dac ?? "";
+      const pending: Change[] = stats.errors.map((e) => ({ dac: dacOf(e.float_id), wmo: e.float_id, change: "changed" }));
+      await advanceCursors(scope, plan ? { ...plan.read.cursor, pending, derivation: loadDerivation() } : cursorAfterFullPass(startedAt, listedJournal, pending));
+    }
   } catch (err) {
     // Whatever failed, a target that went away is the reason to report.
     if (!(err instanceof ArgoLakeError && err.context.unreachable)) await assertReachable(pg, redis, config, err);
     if (err instanceof ArgoLakeError) throw err;
     throw new LoadError(`load failed: ${(err as Error).message}`, {}, { cause: err });
   } finally {
-    session.close();
+    (session as DuckSession | null)?.close();
     await pg?.end().catch(() => {});
     redis?.disconnect();
   }
+  return report();
 
+  /** Ends the run: its stats, or a LoadError carrying them when a float failed. */
+  function report(): LoadStats {
   finish();
   llog.info("load finished", {
     floats_loaded: stats.floats_loaded,
@@ -218,6 +293,54 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     );
   }
   return stats;
+  }
+
+  /**
+   * The floats to load since the targets' cursors, or null (with the reason
+   * in the stats) when the load must be full: a target without a cursor, a
+   * change in what the load derives, an unreadable journal.
+   */
+  async function incremental(scope: string): Promise<{ ids: string[]; changes: Change[]; read: JournalRead } | null> {
+    const found: LoadCursor[] = [];
+    for (const [target, text] of [
+      ...(pg ? [["Postgres", await readPostgresCursor(pg, scope)] as const] : []),
+      ...(redis ? [["Redis", await readHotCursor(redis, config.REDIS_PREFIX, scope)] as const] : []),
+    ]) {
+      const c = parseCursor(text);
+      if (!c) {
+        stats.full_reason = `${target} keeps no load cursor for ${scope}`;
+        return null;
+      }
+      if (c.derivation !== loadDerivation()) {
+        stats.full_reason = `what the load computes changed since ${target}'s last load`;
+        return null;
+      }
+      found.push(c);
+    }
+    const cursor = oldestCursor(found);
+    let read: JournalRead;
+    try {
+      read = await readJournalSince(store, "parquet", cursor);
+    } catch (err) {
+      if (!(err instanceof LakeError)) throw err;
+      stats.full_reason = err.message;
+      llog.warn("the change journal cannot be read: full load", { error: err.message });
+      return null;
+    }
+    // Floats whose hot keys expired are written again (the others get a fresh TTL).
+    const expired = redis ? await refreshHotTtl(redis, config.REDIS_PREFIX, config.REDIS_TTL) : [];
+    const changes = [...read.changes, ...cursor.pending].filter((c) => keep(c.wmo) && (!dacs.size || dacs.has(c.dac)));
+    const ids = [...new Set([...changes.map((c) => c.wmo), ...expired.filter(keep)])].sort();
+    llog.info("incremental load", { scope, journal_entries: read.entries, floats: ids.length, pending: cursor.pending.length, expired: expired.length });
+    return { ids, changes, read };
+  }
+
+  /** Keeps the cursor in every target, now that the floats it covers are loaded. */
+  async function advanceCursors(scope: string, cursor: LoadCursor): Promise<void> {
+    if (pg) await writePostgresCursor(pg, scope, cursor);
+    if (redis) await writeHotCursor(redis, config.REDIS_PREFIX, config.REDIS_TTL, scope, cursor);
+    stats.cursor = "advanced";
+  }
 
   /** Recomputes the climatology cells the floats loaded since the last call changed. */
   async function flush(): Promise<void> {
@@ -288,6 +411,14 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       flog.error("float failed to load", { error: message });
     }
   }
+}
+
+/** The load's DuckDB session, with {@link LOAD_DUCKDB_SETTINGS}. */
+async function openLoadSession(): Promise<DuckSession> {
+  const session = await openDuckDB({ threads: LOAD_DUCKDB_SETTINGS.threads });
+  await session.run(`SET memory_limit = '${LOAD_DUCKDB_SETTINGS.memory_limit}'`);
+  await session.run(`SET enable_external_file_cache = ${LOAD_DUCKDB_SETTINGS.enable_external_file_cache}`);
+  return session;
 }
 
 /**

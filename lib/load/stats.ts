@@ -29,6 +29,14 @@ export const LoadStatsSchema = z.object({
   /** Floats left out of the GEO set: no position, or beyond GEO's +-85.05 degrees latitude. */
   redis_geo_skipped: z.number().int(),
   insert_method: z.enum(["batch", "row"]),
+  /** "incremental": the floats the change journal named since the targets' cursors; "full": every selected float. */
+  mode: z.enum(["full", "incremental"]).default("full"),
+  /** Why a load was full (no cursor, --full, float ids named...); null for an incremental one. */
+  full_reason: z.string().nullable().default(null),
+  /** Parquet change journal entries read (incremental loads). */
+  journal_entries_read: z.number().int().default(0),
+  /** "advanced": the targets' cursors now cover this load; "none": the load keeps no cursor (float ids named, aborted). */
+  cursor: z.enum(["advanced", "none"]).default("none"),
   aborted: z.boolean(),
   errors: z.array(z.object({ float_id: z.string(), error: z.string() })),
   start_time: z.string(),
