@@ -33,7 +33,7 @@ export type LoadCursor = z.infer<typeof LoadCursorSchema>;
 
 /** The selection a cursor stands for: the run's scope ("all", "shard-i-of-n") and the DACs, if filtered. */
 export function cursorScope(runScope: string, dacs: ReadonlySet<string>): string {
-  return dacs.size ? `${runScope};dac=${[...dacs].sort().join(",")}` : runScope;
+  return dacs.size ? `${runScope};dacs:${[...dacs].sort().join(",")}` : runScope;
 }
 
 let derivation: string | null = null;
