@@ -55,41 +55,46 @@ export function standardRelationSql(table: TableName): string {
 export const tableViewName = (table: TableName): string => (table === "dictionary" ? "dictionary_by_float" : table);
 
 /**
- * One file a table view reads, and the floats whose rows in it the view
- * leaves out (`hide`: superseded in a compacted segment) or, instead, the
- * only floats it keeps (`only`: a load batch's floats of a segment).
+ * Files a table view reads with one read_parquet, and the floats whose rows
+ * in them it leaves out (`hide`: superseded floats of compacted segments) or,
+ * instead, the only floats it keeps (`only`: a load batch's floats).
  */
 export interface TableScan {
-  /** A local path or an s3:// URL. */
-  path: string;
+  /** Local paths or s3:// URLs. */
+  paths: readonly string[];
   hide?: readonly string[];
   only?: readonly string[];
 }
 
-const floatList = (floats: readonly string[]): string => floats.map(sqlString).join(", ");
+/** Lists up to this long are written out as constants (DuckDB prunes row groups with them); longer ones are hashed. */
+const CONSTANT_LIST_MAX = 32;
 
 /**
- * CREATE VIEW for one table over its files (local paths or s3:// URLs): one
- * read_parquet over the files read whole, UNION ALL one per filtered file;
- * no files gives the empty typed view (read_parquet fails on an empty list).
- * `temp` makes a TEMP view (the load's per-batch views).
+ * ` WHERE float_id [NOT] IN (...)`. A long constant list is compared
+ * element by element on every row (1.5 s for 900 floats over a million rows),
+ * so beyond a few dozen floats the list is a subquery, which DuckDB hashes.
+ */
+function floatFilter(not: boolean, floats: readonly string[]): string {
+  const list = floats.map(sqlString).join(", ");
+  const set = floats.length <= CONSTANT_LIST_MAX ? list : `SELECT unnest([${list}])`;
+  return ` WHERE float_id ${not ? "NOT IN" : "IN"} (${set})`;
+}
+
+/**
+ * CREATE VIEW for one table over its scans (lake/sql/table_scan.sql),
+ * UNION ALL BY NAME; no file at all gives the empty typed view (read_parquet
+ * fails on an empty list). `temp` makes a TEMP view (the load's per-batch
+ * views).
  */
 export function tableViewSql(table: TableName, scans: readonly TableScan[], temp = false): string {
   const view = tableViewName(table);
-  const scan = (paths: readonly string[], where: string) =>
+  const parts = scans.filter((s) => s.paths.length > 0 && (!s.only || s.only.length > 0)).map((s) =>
     render(template("table_scan"), {
-      files: paths.map((f) => sqlString(literalPath(f))).join(", "),
+      files: s.paths.map((f) => sqlString(literalPath(f))).join(", "),
       hive_types: hiveTypesSql(table),
-      where,
-    });
-  const whole = scans.filter((s) => !s.hide?.length && !s.only);
-  const parts = whole.length ? [scan(whole.map((s) => s.path), "")] : [];
-  for (const s of scans) {
-    if (s.only) {
-      if (s.only.length) parts.push(scan([s.path], ` WHERE float_id IN (${floatList(s.only)})`));
-    }
-    else if (s.hide?.length) parts.push(scan([s.path], ` WHERE float_id NOT IN (${floatList(s.hide)})`));
-  }
+      where: s.only ? floatFilter(false, s.only) : s.hide?.length ? floatFilter(true, s.hide) : "",
+    })
+  );
   const sql = parts.length === 0
     ? render(template("empty_view"), { table: view, standard: standardRelationSql(table) })
     : render(template("table_view"), { table: view, scans: parts.join("\nUNION ALL BY NAME\n") });

@@ -72,18 +72,35 @@ export function lakePath(root: string, key: string): string {
 
 /**
  * What a table view scans for a table's sources (lib/lake/live.ts): every
- * file, a segment's superseded floats left out. Given `floats` (a load
- * batch), only the sources with rows of those floats, a segment filtered to
- * the batch's floats it shows.
+ * file read whole (staging files, segments none of whose floats is
+ * superseded), then the segments with superseded floats in one more scan
+ * that leaves those floats out. Given `floats` (a load batch), only the
+ * sources with rows of those floats: their staging files whole, the
+ * segments holding them filtered to them. A float superseded in a table is
+ * hidden in every segment of it (lib/lake/live.ts resolveSources), so one
+ * filter serves all of a table's segments: a view is at most two scans,
+ * however many segments there are.
  */
 export function tableScans(root: string, sources: readonly TableSource[], floats?: ReadonlySet<string>): TableScan[] {
-  if (!floats) return sources.map((s) => ({ path: lakePath(root, s.key), hide: s.hide }));
-  return sourcesOfFloats(sources, floats).map((s) => {
-    if (s.kind === "staging") return { path: lakePath(root, s.key) };
+  const path = (s: TableSource) => lakePath(root, s.key);
+  if (!floats) {
+    const hidden = sources.filter((s) => s.hide.length > 0);
+    return [
+      { paths: sources.filter((s) => s.hide.length === 0).map(path) },
+      { paths: hidden.map(path), hide: [...new Set(hidden.flatMap((s) => s.hide))].sort() },
+    ];
+  }
+  const picked = sourcesOfFloats(sources, floats);
+  const segments = picked.filter((s) => s.kind === "segment");
+  const only = new Set<string>();
+  for (const s of segments) {
     const hidden = new Set(s.hide);
-    const only = s.floats.filter((f) => floats.has(f) && !hidden.has(f));
-    return only.length === s.floats.length ? { path: lakePath(root, s.key) } : { path: lakePath(root, s.key), only };
-  });
+    for (const f of s.floats) if (floats.has(f) && !hidden.has(f)) only.add(f);
+  }
+  return [
+    { paths: picked.filter((s) => s.kind === "staging").map(path) },
+    { paths: segments.map(path), only: [...only].sort() },
+  ];
 }
 
 /** The sources of every table of a local lake, from one snapshot (lib/lake/live.ts readSnapshot). */

@@ -35,9 +35,11 @@ const SORT = ["float_id", "time", "cycle_number", "direction", "profile_index", 
 /**
  * Compacts a parsed lake by hand: each partition's staging files, two floats
  * per segment, COPY'd sorted by float and time into `part-<commit>-<n>`
- * segments; the staging files are removed and the live list committed.
+ * segments; the live list is committed and the staging files removed (or,
+ * with `keepStaging`, left for a later clean-up, as compaction's grace period does).
  */
-async function compactByHand(root: string, commit = 1): Promise<LiveList> {
+async function compactByHand(root: string, opts: { commit?: number; keepStaging?: boolean } = {}): Promise<LiveList> {
+  const commit = opts.commit ?? 1;
   const store = new LocalLakeStore(root);
   const db = await openDuckDB({ threads: 1 });
   const live = { ...emptyLiveList(), commit, committed_at: new Date().toISOString(), run_id: "by-hand" };
@@ -65,7 +67,6 @@ async function compactByHand(root: string, commit = 1): Promise<LiveList> {
           ) as [{ Count: string }];
           live.tables[table].push({ key, size: (await stat(path)).size, rows: Number(Count), floats: group.map((g) => g.wmo) });
         }
-        for (const g of p.files) await store.delete(g.key);
       }
       live.tables[table].sort((a, b) => (a.key < b.key ? -1 : 1));
     }
@@ -73,6 +74,7 @@ async function compactByHand(root: string, commit = 1): Promise<LiveList> {
     db.close();
   }
   await writeLiveList(store, live);
+  if (!opts.keepStaging) for (const f of live.folded) await store.delete(f.key);
   return live;
 }
 
@@ -213,6 +215,21 @@ describe("readers of the compacted layout", () => {
     expect(loads.get(wmo)?.profiles.length).toBeGreaterThan(0);
   });
 
+  it("(c) many superseded floats (a long list, hashed rather than compared one by one) hide exactly their rows", async () => {
+    const lake = await copyOf();
+    const store = new LocalLakeStore(lake);
+    // 40 floats listed in every aoml measurements segment but without rows there, each tombstoned, and one real float.
+    const ghosts = Array.from({ length: 40 }, (_, i) => String(7900000 + i));
+    const wide = { ...live, tables: { ...live.tables, measurements: live.tables.measurements.map((s) => (s.key.includes("/dac=aoml/") ? { ...s, floats: [...s.floats, ...ghosts].sort() } : s)) } };
+    await writeLiveList(store, wide);
+    for (const g of [...ghosts, "13857"]) await store.put(tombstoneKey("measurements", "aoml", g), new Uint8Array());
+    const snap = await readSnapshot(store);
+    expect(Math.max(...snap.sources.measurements.map((s) => s.hide.length))).toBeGreaterThan(32);
+    const [n] = await rowsOf(lake, "SELECT count(*) AS n FROM measurements WHERE float_id = '13857'");
+    expect(Number(n!.n)).toBe(0);
+    expect((await viewsOf(lake, "float_id <> '13857'")).measurements).toEqual((await viewsOf(staging, "float_id <> '13857'")).measurements);
+  });
+
   it("(d) a segment the live list does not name is invisible (an uncommitted or retired compaction)", async () => {
     const lake = await copyOf();
     const seg = live.tables.measurements.find((s) => s.floats.length > 1)!;
@@ -220,6 +237,38 @@ describe("readers of the compacted layout", () => {
     await cp(join(lake, seg.key), join(lake, uncommitted));
     expect(await viewsOf(lake)).toEqual(before);
     expect(await listLocalTableFiles(lake, "measurements")).not.toContain(join(lake, uncommitted));
+  });
+
+  it("a snapshot listed before a commit and reading the live list after sees every float once, whole", async () => {
+    const lake = join(dir.path, "racing");
+    await cp(staging, lake, { recursive: true });
+    const inner = new LocalLakeStore(lake);
+    let committed: LiveList | null = null;
+    // The commit lands between the snapshot's listing and its read of the live list.
+    const racing = Object.assign(Object.create(inner), {
+      get: async (key: string) => {
+        if (key === LIVE_KEY && !committed) committed = await compactByHand(lake, { keepStaging: true });
+        return inner.get(key);
+      },
+    }) as LakeStore;
+    const snap = await readSnapshot(racing);
+    expect(snap.live.commit).toBe(1);
+    for (const t of TABLES) {
+      const segments = snap.sources[t].filter((s) => s.kind === "segment");
+      expect(segments.length, t).toBeGreaterThan(0);
+      // The folded staging files are still listed: they hide every row of the new segments.
+      expect(segments.every((s) => s.hide.length === s.floats.length), t).toBe(true);
+    }
+    const db = await openDuckDB({ threads: 2 });
+    try {
+      await createLakeViews(db, lake, snap.sources);
+      expect(await tableDigests(db)).toEqual(before);
+    } finally {
+      db.close();
+    }
+    // Once the folded staging files are gone, the next snapshot reads the segments: the same rows.
+    for (const f of committed!.folded) await inner.delete(f.key);
+    expect(await viewsOf(lake)).toEqual(before);
   });
 
   it("(e) the load reads the same FloatLoad for every float from segments as from staging files", async () => {

@@ -4,6 +4,6 @@
 --                   (lake/views.ts literalPath)
 --   {{hive_types}}  {'dac': VARCHAR, 'year': INTEGER}: year stays an integer, and
 --                   year=__HIVE_DEFAULT_PARTITION__ (profiles without a time) reads as NULL
---   {{where}}       empty, or " WHERE float_id [NOT] IN (...)": the floats of a segment
---                   left out (superseded by staging files or a tombstone) or kept (a load batch)
+--   {{where}}       empty, or " WHERE float_id [NOT] IN (...)": the floats of segments left
+--                   out (superseded by staging files or a tombstone) or kept (a load batch)
 SELECT * FROM read_parquet([{{files}}], hive_partitioning = true, hive_types = {{hive_types}}){{where}}
