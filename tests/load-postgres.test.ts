@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LoadError } from "../lib/errors.ts";
-import { CLIMATOLOGY_LOCK_KEY, flushClimatology, loadFloatPostgres, removeFloatPostgres } from "../lib/db/loader.ts";
+import { CLIMATOLOGY_LOCK_KEY, flushClimatology, loadFloatPostgres, loadFloatsPostgres, removeFloatPostgres } from "../lib/db/loader.ts";
 import { connectPostgres, listMigrations, migrate, type PgClient, recordJobRun } from "../lib/db/postgres.ts";
 import type { ContribRow, FloatLoad, ProfileRow } from "../lib/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.ts";
@@ -157,6 +157,29 @@ describe("loading a float", () => {
     expect(await flushClimatology(client)).toBe(1);
     expect((await client.query("SELECT cycle_number, max_pres FROM profiles WHERE float_id = '1900001' ORDER BY 1")).rows)
       .toEqual([{ cycle_number: 1, max_pres: 999 }, { cycle_number: 2, max_pres: 1000.5 }]);
+  });
+
+  test("several floats in one transaction: the same rows and per-float counts as one at a time; one bad float rolls back the call", async () => {
+    const loads = ["1900011", "1900012", "1900013"].map((id, i) =>
+      floatLoad(id, [1, 2].map((c) => profile(id, c)), [contrib(cellA, [10 + i, 11 + i]), contrib(cellB, [34.5])]));
+    const many = await loadFloatsPostgres(client, loads);
+    expect([...many.keys()]).toEqual(["1900011", "1900012", "1900013"]);
+    for (const r of many.values()) expect(r).toEqual({ float: "inserted", profiles_inserted: 2, profiles_updated: 0, profiles_unchanged: 0, profiles_deleted: 0, contributions_changed: 2 });
+    await flushClimatology(client);
+    // One float changed, the others not: the counts land on the float they belong to.
+    loads[1]!.profiles = [loads[1]!.profiles[0]!];
+    loads[1]!.contributions = [contrib(cellA, [11])];
+    const again = await loadFloatsPostgres(client, loads);
+    expect(again.get("1900011")).toEqual({ float: "unchanged", profiles_inserted: 0, profiles_updated: 0, profiles_unchanged: 2, profiles_deleted: 0, contributions_changed: 0 });
+    expect(again.get("1900012")).toEqual({ float: "unchanged", profiles_inserted: 0, profiles_updated: 0, profiles_unchanged: 1, profiles_deleted: 1, contributions_changed: 2 });
+    await flushClimatology(client);
+    const before = (await client.query("SELECT to_jsonb(p)::text AS r FROM profiles p WHERE float_id LIKE '190001_' ORDER BY 1")).rows;
+    const bad = floatLoad("1900014", [profile("1900014", 1), profile("1900014", 1)], []);
+    const changed = floatLoad("1900011", [profile("1900011", 1, { max_pres: 5 })], []);
+    await expect(loadFloatsPostgres(client, [changed, bad])).rejects.toThrow(/Postgres load of floats 1900011, 1900014 failed: .*affect row a second time/);
+    expect((await client.query("SELECT to_jsonb(p)::text AS r FROM profiles p WHERE float_id LIKE '190001_' ORDER BY 1")).rows).toEqual(before);
+    for (const id of ["1900011", "1900012", "1900013"]) await removeFloatPostgres(client, id);
+    await flushClimatology(client);
   });
 
   test("a float whose load fails leaves its previous state whole", async () => {

@@ -1,5 +1,7 @@
 /**
- * Writes one float's rows into Postgres, in one transaction: the float row,
+ * Writes floats' rows into Postgres, each float's update whole in one
+ * transaction (several floats may share one, each statement then carrying
+ * all of theirs: one round trip per statement for a batch): the float row,
  * its profiles (upsert on the natural key, and delete the profiles that left
  * the lake) and its climatology contributions, marking the cells whose
  * contributions changed. {@link flushClimatology} then recomputes the marked
@@ -172,23 +174,23 @@ async function upsert<R>(
   return out;
 }
 
-/** Deletes a float's rows of `table` whose key is not among `keep` (the rows the lake still has). */
+/** Deletes the floats' rows of `table` whose key is not among `keep` (the rows the lake still has); each row deleted names its float. */
 async function deleteMissing<R>(
   client: PgClient,
   table: string,
   cols: Column<R>[],
   key: string[],
-  floatId: string,
+  floatIds: string[],
   keep: R[],
   returning: string[] = [],
 ): Promise<Record<string, unknown>[]> {
-  const sub = key.filter((k) => k !== "float_id").map((k) => cols.find((c) => c.name === k)!);
+  const sub = key.map((k) => cols.find((c) => c.name === k)!);
   const text = cached(`${table}:delete`, () =>
-    `DELETE FROM ${ident(table)} AS t WHERE t.float_id = $1 AND NOT EXISTS (
+    `DELETE FROM ${ident(table)} AS t WHERE t.float_id = ANY($1::text[]) AND NOT EXISTS (
   SELECT 1 FROM unnest(${sub.map((c, i) => `$${i + 2}::${c.type}[]`).join(", ")}) AS k(${sub.map((c) => ident(c.name)).join(", ")})
   WHERE ${sub.map((c) => `k.${c.name} = t.${c.name}`).join(" AND ")})
-RETURNING 1 AS deleted${returning.map((n) => `, t.${ident(n)}`).join("")}`);
-  return (await client.query({ text, values: [floatId, ...sub.map((c) => keep.map(c.value))] })).rows;
+RETURNING t.float_id${returning.map((n) => `, t.${ident(n)}`).join("")}`);
+  return (await client.query({ text, values: [floatIds, ...sub.map((c) => keep.map(c.value))] })).rows;
 }
 
 /** A climatology cell, as returned by the contribution statements. */
@@ -240,11 +242,11 @@ WHERE (t.n, t.n_floats, t.sum, t.sum_sq, t.mean, t.stddev) IS DISTINCT FROM
   return (deleted.rowCount ?? 0) + (written.rowCount ?? 0);
 }
 
-/** Replaces a float's climatology contributions and marks the cells whose contributions changed. */
-async function writeContributions(client: PgClient, floatId: string, rows: ContribRow[], method: InsertMethod): Promise<number> {
-  const withFloat: Contrib[] = rows.map((r) => ({ ...r, float_id: floatId }));
-  const written = await upsert(client, "climatology_contrib", contribCols, contribKey, withFloat, method, cellKey);
-  const deleted = await deleteMissing(client, "climatology_contrib", contribCols, contribKey, floatId, withFloat, cellKey);
+/** Replaces floats' climatology contributions and marks the cells whose contributions changed; how many changed, per float. */
+async function writeContributions(client: PgClient, floats: { floatId: string; rows: ContribRow[] }[], method: InsertMethod): Promise<Map<string, number>> {
+  const withFloat: Contrib[] = floats.flatMap((f) => f.rows.map((r) => ({ ...r, float_id: f.floatId })));
+  const written = await upsert(client, "climatology_contrib", contribCols, contribKey, withFloat, method, ["float_id", ...cellKey]);
+  const deleted = await deleteMissing(client, "climatology_contrib", contribCols, contribKey, floats.map((f) => f.floatId), withFloat, cellKey);
   const cells = [...written, ...deleted] as unknown as Cell[];
   if (cells.length) {
     await client.query({
@@ -253,7 +255,14 @@ async function writeContributions(client: PgClient, floatId: string, rows: Contr
       values: cellKey.map((k) => cells.map((c) => c[k as keyof Cell])),
     });
   }
-  return cells.length;
+  return countBy([...written, ...deleted]);
+}
+
+/** How many rows name each float (rows from RETURNING t.float_id). */
+function countBy(rows: Record<string, unknown>[], where: (r: Record<string, unknown>) => boolean = () => true): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of rows) if (where(r)) out.set(String(r.float_id), (out.get(String(r.float_id)) ?? 0) + 1);
+  return out;
 }
 
 /**
@@ -272,7 +281,7 @@ export async function flushClimatology(client: PgClient): Promise<number> {
   });
 }
 
-async function inTransaction<T>(client: PgClient, floatId: string | null, work: () => Promise<T>): Promise<T> {
+async function inTransaction<T>(client: PgClient, floatIds: string[] | null, work: () => Promise<T>): Promise<T> {
   try {
     await client.query("BEGIN");
     const out = await work();
@@ -281,8 +290,9 @@ async function inTransaction<T>(client: PgClient, floatId: string | null, work: 
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
     if (err instanceof LoadError) throw err;
-    const what = floatId ? `Postgres load of float ${floatId}` : "climatology update in Postgres";
-    throw new LoadError(`${what} failed: ${pgMessage(err)}`, { ...(floatId ? { floatId } : {}), target: "postgres" }, { cause: err });
+    const what = !floatIds ? "climatology update in Postgres" : `Postgres load of float${floatIds.length === 1 ? "" : "s"} ${floatIds.join(", ")}`;
+    const context = floatIds?.length === 1 ? { floatId: floatIds[0] } : {};
+    throw new LoadError(`${what} failed: ${pgMessage(err)}`, { ...context, target: "postgres" }, { cause: err });
   }
 }
 
@@ -291,27 +301,45 @@ async function inTransaction<T>(client: PgClient, floatId: string | null, work: 
  * those gone from the lake), climatology contributions and cells.
  */
 export async function loadFloatPostgres(client: PgClient, data: FloatLoad, method: InsertMethod = "batch"): Promise<PgFloatStats> {
-  const floatId = data.float.float_id;
-  return await inTransaction(client, floatId, async () => {
-    const f = await upsert(client, "floats", floatCols, ["float_id"], [data.float], "row");
-    const p = await upsert(client, "profiles", profileCols, profileKey, data.profiles, method);
-    const gone = await deleteMissing(client, "profiles", profileCols, profileKey, floatId, data.profiles);
-    const inserted = p.filter((r) => r.inserted).length;
-    return {
-      float: f.length === 0 ? "unchanged" : f[0].inserted ? "inserted" : "updated",
-      profiles_inserted: inserted,
-      profiles_updated: p.length - inserted,
-      profiles_unchanged: data.profiles.length - p.length,
-      profiles_deleted: gone.length,
-      contributions_changed: await writeContributions(client, floatId, data.contributions, method),
-    };
+  return (await loadFloatsPostgres(client, [data], method)).get(data.float.float_id)!;
+}
+
+/**
+ * Loads several floats in one transaction, as {@link loadFloatPostgres} does
+ * one, with one statement per step for all of them; what changed, per float.
+ * A failure rolls back every float of the call (the caller may then load
+ * them one at a time to find the float at fault).
+ */
+export async function loadFloatsPostgres(client: PgClient, loads: FloatLoad[], method: InsertMethod = "batch"): Promise<Map<string, PgFloatStats>> {
+  const ids = loads.map((d) => d.float.float_id);
+  return await inTransaction(client, ids, async () => {
+    const f = await upsert(client, "floats", floatCols, ["float_id"], loads.map((d) => d.float), loads.length === 1 ? "row" : method, ["float_id"]);
+    const profiles = loads.flatMap((d) => d.profiles);
+    const p = await upsert(client, "profiles", profileCols, profileKey, profiles, method, ["float_id"]);
+    const gone = countBy(await deleteMissing(client, "profiles", profileCols, profileKey, ids, profiles));
+    const inserted = countBy(p, (r) => r.inserted === true);
+    const written = countBy(p);
+    const contributions = await writeContributions(client, loads.map((d) => ({ floatId: d.float.float_id, rows: d.contributions })), method);
+    const floatRow = new Map(f.map((r) => [String(r.float_id), r.inserted ? "inserted" as const : "updated" as const]));
+    return new Map(loads.map((d) => {
+      const id = d.float.float_id;
+      const w = written.get(id) ?? 0, ins = inserted.get(id) ?? 0;
+      return [id, {
+        float: floatRow.get(id) ?? "unchanged",
+        profiles_inserted: ins,
+        profiles_updated: w - ins,
+        profiles_unchanged: d.profiles.length - w,
+        profiles_deleted: gone.get(id) ?? 0,
+        contributions_changed: contributions.get(id) ?? 0,
+      }];
+    }));
   });
 }
 
 /** Removes a float that is no longer in the lake: its profiles, contributions (marking their cells) and row. */
 export async function removeFloatPostgres(client: PgClient, floatId: string): Promise<{ profiles_deleted: number; contributions_changed: number }> {
-  return await inTransaction(client, floatId, async () => {
-    const contributions = await writeContributions(client, floatId, [], "batch");
+  return await inTransaction(client, [floatId], async () => {
+    const contributions = (await writeContributions(client, [{ floatId, rows: [] }], "batch")).get(floatId) ?? 0;
     const p = await client.query("DELETE FROM profiles WHERE float_id = $1", [floatId]);
     await client.query("DELETE FROM floats WHERE float_id = $1", [floatId]);
     return { profiles_deleted: p.rowCount ?? 0, contributions_changed: contributions };

@@ -5,7 +5,9 @@
  * valid deployment.
  *
  * Floats are read from the lake a batch (BATCH_SIZE) at a time and written
- * one float per Postgres transaction and per Redis script; after each batch
+ * a batch per Postgres transaction (each float's update whole; a batch that
+ * fails is written again float by float, so only the float at fault fails)
+ * and one float per Redis script; after each batch
  * the climatology cells its floats changed are recomputed, once. A float
  * that the targets hold but the lake no longer does is removed from them:
  * with explicit float ids, any of those not in the lake; on a full load,
@@ -33,6 +35,8 @@ import {
   flushClimatology,
   type InsertMethod,
   loadFloatPostgres,
+  loadFloatsPostgres,
+  type PgFloatStats,
   postgresFloatIds,
   readPostgresCursor,
   removeFloatPostgres,
@@ -237,12 +241,13 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       const inBatch = batch.filter((id) => inLake.has(id));
       const { loads, refused } = inBatch.length ? await readBatch((await duck()).conn, files, inBatch) : { loads: new Map(), refused: new Map() };
       stats.timings_ms.lake += since(tr);
-      for (const id of batch) {
+      const todo = batch.filter((id) => !files.conflicts.has(id));
+      for (const [id, why] of refused) refuseFloat(id, `float ${id}: ${why}; not loaded, its last good rows stay`);
+      const ready = todo.flatMap((id) => (refused.has(id) ? [] : [loads.get(id)].filter((d): d is FloatLoad => d !== undefined)));
+      const written = pg && ready.length ? await postgresBatch(ready) : new Map<string, PgFloatStats | Error>();
+      for (const id of todo) {
         if (opts.signal?.aborted) break;
-        if (files.conflicts.has(id)) continue;
-        const why = refused.get(id);
-        if (why !== undefined) refuseFloat(id, `float ${id}: ${why}; not loaded, its last good rows stay`);
-        else await loadOne(id, loads.get(id) ?? null);
+        if (!refused.has(id)) await loadOne(id, loads.get(id) ?? null, written.get(id));
       }
       await flush();
     }
@@ -359,14 +364,40 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     llog.error("float refused", { float_id: id, error: message });
   }
 
-  /** Loads one float into each target, or removes it from them when `data` is null. */
-  async function loadOne(id: string, data: FloatLoad | null): Promise<void> {
+    /**
+   * Writes a batch's floats into Postgres in one transaction (one round trip
+   * per statement for all of them); when that fails, each float alone, so
+   * only the float at fault fails. Each float's update stays whole.
+   */
+  async function postgresBatch(ready: FloatLoad[]): Promise<Map<string, PgFloatStats | Error>> {
+    const tp = performance.now();
+    const out = new Map<string, PgFloatStats | Error>();
+    try {
+      for (const [id, r] of await loadFloatsPostgres(pg!, ready, method)) out.set(id, r);
+    } catch (err) {
+      await assertReachable(pg, redis, config, err);
+      for (const d of ready) {
+        try {
+          out.set(d.float.float_id, ready.length === 1 ? (err as Error) : await loadFloatPostgres(pg!, d, method));
+        } catch (e) {
+          await assertReachable(pg, redis, config, e);
+          out.set(d.float.float_id, e as Error);
+        }
+      }
+    }
+    stats.timings_ms.postgres += since(tp);
+    return out;
+  }
+
+  /** Loads one float into each target (Postgres's part given when its batch wrote it), or removes it from them when `data` is null. */
+  async function loadOne(id: string, data: FloatLoad | null, inPostgres?: PgFloatStats | Error): Promise<void> {
     const flog = llog.child({ float_id: id });
     try {
       if (pg) {
         const tp = performance.now();
         if (data) {
-          const r = await loadFloatPostgres(pg, data, method);
+          if (inPostgres instanceof Error) throw inPostgres;
+          const r = inPostgres ?? (await loadFloatPostgres(pg, data, method));
           stats.profiles_inserted += r.profiles_inserted;
           stats.profiles_updated += r.profiles_updated;
           stats.profiles_unchanged += r.profiles_unchanged;
