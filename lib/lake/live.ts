@@ -150,6 +150,31 @@ export function sourcesOfFloats(sources: readonly TableSource[], floats: Readonl
   return sources.filter((s) => s.floats.some((f) => floats.has(f) && !s.hide.includes(f)));
 }
 
+/** A table's sources by the floats they show (rows not hidden), for many batches. */
+export type SourcesByFloat = ReadonlyMap<string, readonly TableSource[]>;
+
+/** Indexes a table's sources by float, so each batch costs its own size, not the table's file count. */
+export function sourcesByFloat(sources: readonly TableSource[]): SourcesByFloat {
+  const out = new Map<string, TableSource[]>();
+  for (const s of sources) {
+    const hidden = new Set(s.hide);
+    for (const f of s.floats) {
+      if (hidden.has(f)) continue;
+      const list = out.get(f);
+      if (list) list.push(s);
+      else out.set(f, [s]);
+    }
+  }
+  return out;
+}
+
+/** sourcesOfFloats through an index: the sources showing any of `floats`, once each, sorted by key. */
+export function indexedSourcesOfFloats(index: SourcesByFloat, floats: Iterable<string>): TableSource[] {
+  const out = new Map<string, TableSource>();
+  for (const f of floats) for (const s of index.get(f) ?? []) out.set(s.key, s);
+  return [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 /** A lake's live list and its listing, read once: a consistent view of every table. */
 export interface LakeSnapshot {
   live: LiveList;

@@ -12,9 +12,17 @@
 import { readFileSync } from "node:fs";
 import { type DuckDBConnection, listValue, LIST, VARCHAR } from "@duckdb/node-api";
 import { isWmo } from "../argo/ids.ts";
-import { TABLES } from "../../lake/schema.ts";
+import { TABLES, type TableName } from "../../lake/schema.ts";
 import { tableScans } from "../duckdb.ts";
-import { type LakeSnapshot, readSnapshot, type TableSources, visibleFloats } from "../lake/live.ts";
+import {
+  indexedSourcesOfFloats,
+  type LakeSnapshot,
+  readSnapshot,
+  type SourcesByFloat,
+  sourcesByFloat,
+  type TableSources,
+  visibleFloats,
+} from "../lake/live.ts";
 import { tableViewSql, wideViewSql } from "../../lake/views.ts";
 import type { LakeStore } from "../lake/store.ts";
 import { LakeError, LoadError } from "../errors.ts";
@@ -43,6 +51,8 @@ export interface LakeFiles {
   root: string;
   /** Every table's sources: staging files and committed segments, superseded floats hidden. */
   sources: TableSources;
+  /** The same, by float (lib/lake/live.ts sourcesByFloat), so a batch costs its size, not the lake's. */
+  byFloat: Record<TableName, SourcesByFloat>;
   dac: Map<string, string>;
   /**
    * Floats whose rows sit under more than one DAC (in staging files or
@@ -75,7 +85,8 @@ export async function listLakeFiles(store: LakeStore, root: string, snapshot?: L
     dac.set(id, dacs[0]!);
     if (dacs.length > 1) conflicts.set(id, [...dacs].sort());
   }
-  return { root, sources, dac, conflicts };
+  const byFloat = Object.fromEntries(TABLES.map((t) => [t, sourcesByFloat(sources[t])])) as Record<TableName, SourcesByFloat>;
+  return { root, sources, byFloat, dac, conflicts };
 }
 
 /** Every float with rows in any table, sorted. */
@@ -95,7 +106,8 @@ export async function focusOnFloats(con: DuckDBConnection, files: LakeFiles, flo
   const batch = new Set(floatIds.filter((id) => !files.conflicts.has(id)));
   try {
     for (const table of TABLES) {
-      await con.run(tableViewSql(table, tableScans(files.root, files.sources[table], batch), true));
+      const picked = indexedSourcesOfFloats(files.byFloat[table], batch);
+      await con.run(tableViewSql(table, tableScans(files.root, picked, batch), true));
     }
     // The aggregates read DOXY and CHLA as columns: the wide view pivots them from bgc_measurements.
     await con.run(wideViewSql(true));
