@@ -254,10 +254,9 @@ describe("readers of the compacted layout", () => {
     const snap = await readSnapshot(racing);
     expect(snap.live.commit).toBe(1);
     for (const t of TABLES) {
-      const segments = snap.sources[t].filter((s) => s.kind === "segment");
-      expect(segments.length, t).toBeGreaterThan(0);
+      expect(snap.live.tables[t].length, t).toBeGreaterThan(0);
       // The folded staging files are still listed: they hide every row of the new segments.
-      expect(segments.every((s) => s.hide.length === s.floats.length), t).toBe(true);
+      expect(snap.sources[t].filter((s) => s.kind === "segment" && s.hide.length < s.floats.length), t).toEqual([]);
     }
     const db = await openDuckDB({ threads: 2 });
     try {
