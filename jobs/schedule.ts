@@ -15,8 +15,8 @@ Runs the pipeline on a schedule (UTC), one run at a time, never two at once
 for the same lake and shard (Postgres advisory lock with DATABASE_URL, a lock
 object ${lockKey("scheduler")} in the lake otherwise).
 
-  SCHEDULE_CRON    one cron for a whole cycle: sync, then parse, then load
-  SYNC_CRON, PARSE_CRON, LOAD_CRON
+  SCHEDULE_CRON    one cron for a whole cycle: sync, parse, compact, then load
+  SYNC_CRON, PARSE_CRON, COMPACT_CRON, LOAD_CRON
                    one cron per stage, used when SCHEDULE_CRON is not set
                    (5 fields, or 6 with seconds first; UTC)
   --once           run one job now and exit with its verdict's exit code
@@ -46,7 +46,7 @@ await runJob({
 }, async (ctx) => {
   const job = typeof ctx.flags.job === "string" ? ctx.flags.job : "cycle";
   if (!(JOB_NAMES as readonly string[]).includes(job)) throw new ConfigError(`--job ${job}: expected one of ${JOB_NAMES.join(", ")}`);
-  if (ctx.flags.job !== undefined && !ctx.flags.once) throw new ConfigError("--job needs --once: the timers come from SCHEDULE_CRON or SYNC_CRON/PARSE_CRON/LOAD_CRON");
+  if (ctx.flags.job !== undefined && !ctx.flags.once) throw new ConfigError("--job needs --once: the timers come from SCHEDULE_CRON or SYNC_CRON/PARSE_CRON/COMPACT_CRON/LOAD_CRON");
   return await serveSchedule({
     config: ctx.config,
     log: ctx.log,

@@ -240,3 +240,14 @@ export function standardColumns(table: TableName): ColumnDef[] {
  */
 export const SCHEMA_VERSION = 2;
 
+
+/**
+ * The key/value metadata every Parquet file of a table carries (staging files
+ * and compacted segments alike): the table, the schema version and the fixed
+ * columns' units. Per-float units live in the dictionary table.
+ */
+export function tableFileMetadata(table: TableName): Record<string, string> {
+  const md: Record<string, string> = { "argo_lake.table": table, "argo_lake.schema_version": String(SCHEMA_VERSION) };
+  for (const c of TABLE_COLUMNS[table]) if (c.units) md[`${c.name}.units`] = c.units;
+  return md;
+}

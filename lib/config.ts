@@ -122,6 +122,15 @@ export const ConfigSchema = z.object({
     (v) => /^(none|)$/i.test(v) || (/^\d+$/.test(v) && Number(v) >= 1),
     { error: "expected None or a whole number of profiles >= 1" },
   ).transform((v) => (/^(none|)$/i.test(v) ? null : Number(v))),
+  // Compaction (lib/lake/compact.ts, README "Compaction").
+  /** Rows a compacted segment holds at most (split at float boundaries; one float larger than this gets a segment of its own). */
+  COMPACT_TARGET_ROWS: number("a whole number of rows >= 1", 1, true).default(16_000_000),
+  /** Rows per Parquet row group in a segment (DuckDB rounds it up to a multiple of 2,048). */
+  COMPACT_ROW_GROUP_ROWS: number("a whole number of rows >= 1", 1, true).default(262_144),
+  /** A partition is compacted once its staged bytes (plus its hidden segment rows' share) reach this share of its segment bytes. */
+  COMPACT_MIN_SHARE: number("a share >= 0", 0).default(0.1),
+  /** Seconds a folded staging file or a retired segment stays readable after its commit (running readers finish), before GC deletes it. */
+  COMPACT_GRACE: number("a number of seconds >= 0", 0).default(600),
   ARROW_COMPRESSION: z.string().trim().toLowerCase().default("zstd").pipe(
     z.enum(["zstd", "snappy", "gzip", "lz4", "uncompressed"], { error: "expected zstd, snappy, gzip, lz4 or uncompressed" }),
   ),
@@ -136,8 +145,9 @@ export const ConfigSchema = z.object({
   ENVIRONMENT: z.string().trim().default("development"),
   SYNC_CRON: cron.default("0 */6 * * *"),
   PARSE_CRON: cron.default("30 */6 * * *"),
+  COMPACT_CRON: cron.default("40 */6 * * *"),
   LOAD_CRON: cron.default("45 */6 * * *"),
-  /** One schedule for a whole cycle (sync, then parse, then load); when set it replaces the three above. */
+  /** One schedule for a whole cycle (sync, parse, compact, then load); when set it replaces the four above. */
   SCHEDULE_CRON: cron.optional(),
   /** Seconds a stopping scheduler waits for its in-flight run before it exits anyway. */
   SHUTDOWN_TIMEOUT: number("a number of seconds >= 0", 0).default(30),

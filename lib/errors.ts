@@ -5,7 +5,7 @@
  */
 
 /** Where in the pipeline an error happened. */
-export type Stage = "config" | "sync" | "parse" | "lake" | "query" | "load" | "schedule" | "run";
+export type Stage = "config" | "sync" | "parse" | "compact" | "lake" | "query" | "load" | "schedule" | "run";
 
 /** Context attached to an error: which stage, float and file it concerns. */
 export interface ErrorContext {

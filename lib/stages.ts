@@ -8,7 +8,8 @@
  *   succeeded  every item the stage had to do landed (or was already current)
  *   partial    some items failed, the others landed; the next stage works on what landed
  *   failed     nothing usable came out: the stage threw, was interrupted, or every item failed
- *   skipped    there was nothing for the stage to do (no load target, an empty shard, --skip-download)
+ *   skipped    there was nothing for the stage to do (no load target, an empty shard, --skip-download,
+ *              nothing to compact)
  */
 import { z } from "zod";
 import type { Config } from "./config.ts";
@@ -21,10 +22,12 @@ import { listQuarantine } from "./parse/quarantine.ts";
 // Parse and load load DuckDB (FFI): imported when they run, so a sync never loads it (Deno runs sync without --allow-ffi).
 const runParse = async (...a: Parameters<typeof import("./parse/run.ts").runParse>) => (await import("./parse/run.ts")).runParse(...a);
 const runLoad = async (...a: Parameters<typeof import("./load/run.ts").runLoad>) => (await import("./load/run.ts")).runLoad(...a);
+const runCompact = async (...a: Parameters<typeof import("./lake/compact.ts").runCompact>) => (await import("./lake/compact.ts")).runCompact(...a);
 import { ParseStatsSchema } from "./parse/stats.ts";
+import { CompactStatsSchema, emptyCompactStats } from "./lake/compact-stats.ts";
 
 /** The pipeline stages, in the order a cycle runs them. */
-export const STAGE_NAMES = ["sync", "parse", "load"] as const;
+export const STAGE_NAMES = ["sync", "parse", "compact", "load"] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 /** How a stage or a run ended. */
@@ -188,6 +191,27 @@ const parse: StageDef<z.infer<typeof ParseStatsSchema>> = {
     `${s.measurement_rows} rows, ${s.parquet_files_written} Parquet file(s) (${mb(s.bytes_out)}), ${s.quarantined} quarantined, ${plural(s.errors, "error")}`,
 };
 
+const compact: StageDef<z.infer<typeof CompactStatsSchema>> = {
+  name: "compact",
+  stats: CompactStatsSchema,
+  // A shard's run never compacts: other shards may be parsing (compaction must not run beside a parse).
+  run: async (i) => (i.shard ? emptyCompactStats() : await runCompact(i.config, i.store, i.log, { all: i.force, signal: i.signal })),
+  judge(s, input) {
+    if (s.aborted) return { verdict: "failed", reason: "interrupted before the commit: the lake reads as before" };
+    if (input.shard) return { verdict: "skipped", reason: "a shard does not compact: run compact once after the shards' parses" };
+    if (s.locked) return { verdict: "skipped", reason: "another compaction holds the compact lock" };
+    if (!s.committed && s.files_deleted === 0) {
+      return { verdict: "skipped", reason: s.partitions_pending ? `nothing worth compacting yet (${plural(s.partitions_pending, "partition")} below COMPACT_MIN_SHARE)` : "nothing to compact" };
+    }
+    return { verdict: "succeeded", reason: null };
+  },
+  failures: async () => [],
+  counters: () => ({ files_fetched: 0, bytes_fetched: 0, retries: 0, errors: 0 }),
+  summary: (s) =>
+    `commit ${s.commit}: ${plural(s.partitions, "partition")} rewritten into ${plural(s.segments_written, "segment")} (${s.rows} rows, ${mb(s.bytes_written)}), ` +
+    `${s.files_folded} file(s) folded, ${s.segments_retired} retired, ${s.files_deleted} deleted, ${s.partitions_pending} pending`,
+};
+
 const load: StageDef<z.infer<typeof LoadStatsSchema>> = {
   name: "load",
   stats: LoadStatsSchema,
@@ -219,7 +243,7 @@ const load: StageDef<z.infer<typeof LoadStatsSchema>> = {
 };
 
 /** The registry: every stage by name. A new stage is added here and to STAGE_NAMES. */
-export const STAGES = { sync, parse, load } satisfies Record<StageName, unknown>;
+export const STAGES = { sync, parse, compact, load } satisfies Record<StageName, unknown>;
 
 /** Each stage's stats type (from its schema). */
 export type StageStats = { [K in StageName]: z.infer<(typeof STAGES)[K]["stats"]> };

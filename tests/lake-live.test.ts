@@ -52,7 +52,7 @@ async function compactByHand(root: string, opts: { commit?: number; keepStaging?
         const at = partitionPrefix(table, f.dac, f.year);
         if (!parts.has(at)) parts.set(at, { dac: f.dac, year: f.year, files: [] });
         parts.get(at)!.files.push({ key: o.key, wmo: f.wmo });
-        live.folded.push({ key: o.key, size: o.size, modified: o.modified.toISOString() });
+        live.folded.push({ key: o.key, size: o.size, modified: o.modified.toISOString(), folded_at: live.committed_at });
       }
       const order = SORT.filter((c) => TABLE_COLUMNS[table].some((d) => d.name === c)).join(", ");
       for (const p of parts.values()) {

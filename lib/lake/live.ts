@@ -35,6 +35,8 @@ export const FoldedSchema = z.object({
   size: z.number().int().nonnegative(),
   /** Modification time (ISO) when folded: a later rewrite of the key is not deleted. */
   modified: z.string(),
+  /** When the commit that folded it was made (ISO): GC deletes it COMPACT_GRACE after. */
+  folded_at: z.string(),
 });
 export type Folded = z.infer<typeof FoldedSchema>;
 
@@ -118,7 +120,8 @@ export type TableSources = Record<TableName, TableSource[]>;
 /**
  * Resolves every table's sources from the live list and the keys listed under
  * the table folders and the tombstone zone. Pure. Listed segments the live
- * list does not name are left out; so are keys that are neither.
+ * list does not name are left out, and so are live segments whose floats are
+ * all superseded, and keys that are neither.
  */
 export function resolveSources(live: LiveList, listed: readonly string[]): TableSources {
   const staging = new Map<TableName, Map<string, string>>(TABLES.map((t) => [t, new Map()]));
@@ -138,7 +141,9 @@ export function resolveSources(live: LiveList, listed: readonly string[]): Table
     const gone = superseded.get(table)!;
     const sources: TableSource[] = [...staging.get(table)!].map(([key, wmo]) => ({ key, kind: "staging", floats: [wmo], hide: [] }));
     for (const s of live.tables[table]) {
-      sources.push({ key: s.key, kind: "segment", floats: s.floats, hide: s.floats.filter((f) => gone.has(f)) });
+      const hide = s.floats.filter((f) => gone.has(f));
+      // A segment every float of which is superseded is not read at all (it may be damaged: parse restaged its floats).
+      if (hide.length < s.floats.length) sources.push({ key: s.key, kind: "segment", floats: s.floats, hide });
     }
     out[table] = sources.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -242,4 +247,30 @@ export function visibleFloats(sources: readonly TableSource[]): Map<string, stri
 export function isLiveSegment(live: LiveList, key: string): boolean {
   const s = parseSegmentKey(key);
   return s !== null && live.tables[s.table].some((seg) => seg.key === key);
+}
+
+/** A live segment that holds a float, with its table and partition. */
+export interface HeldSegment {
+  table: TableName;
+  dac: string;
+  /** The year partition as written; null for tables without one. */
+  year: string | null;
+  segment: Segment;
+}
+
+/** Every float's live segments (all tables), by WMO: what parse checks a compacted float's outputs against. */
+export function segmentsByFloat(live: LiveList): Map<string, HeldSegment[]> {
+  const out = new Map<string, HeldSegment[]>();
+  for (const table of TABLES) {
+    for (const segment of live.tables[table]) {
+      const s = parseSegmentKey(segment.key);
+      if (!s) continue;
+      for (const f of segment.floats) {
+        let list = out.get(f);
+        if (!list) out.set(f, list = []);
+        list.push({ table, dac: s.dac, year: s.year, segment });
+      }
+    }
+  }
+  return out;
 }

@@ -12,7 +12,10 @@
  * atomically, files in partitions it no longer has are removed, quarantine
  * records are written or cleared, and its parse state is saved last, so an
  * interrupted run parses the float again next time. A skip also requires every
- * output the state names to be listed with its size; a file that fails is
+ * output the state names to be listed with its size (or folded by compaction
+ * into a live segment of its partition, listed with its size). A float with
+ * rows in compacted segments gets a tombstone in each table where it has no
+ * staging file any more (lib/lake/live.ts: its segment rows are hidden). A file that fails is
  * replaced by its previous good version (raw/_previous/) when there is one;
  * a float refused as a whole (two files for one cycle, two DACs) keeps its
  * last good tables; removals pass the removal guard first. Floats go in batches of
@@ -46,7 +49,9 @@ import {
   stateDacPrefix,
   stateKey,
   tableDacPrefix,
+  tombstoneKey,
 } from "../lake/layout.ts";
+import { type HeldSegment, readLiveList, segmentsByFloat } from "../lake/live.ts";
 import { baseName } from "../argo/filename.ts";
 import { type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
 import { startRunner } from "./pool.ts";
@@ -168,6 +173,8 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
   const floats = refuseFloatsUnderTwoDacs(found, stats, log);
   // Everything the floats' states say was written, listed once: a skip must find its outputs intact.
   const outputs = new Map((await store.list(PARQUET_PREFIX)).map((o) => [o.key, o.size]));
+  // Read after the listing (as readers do): the compacted segments that hold each float.
+  const lake: LakeTables = { listed: outputs, held: segmentsByFloat(await readLiveList(store)) };
 
   // Decide which floats need parsing before starting any worker (state and manifest reads in parallel:
   // on S3 each is a request).
@@ -187,7 +194,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
       state.profile_batch_limit === config.PROFILE_BATCH_LIMIT && [...known.values()].every((v) => v !== null) &&
       sameInputs(Object.fromEntries([...known].map(([k, v]) => [k, { sha256: v! }])), state.inputs);
     if (unchanged) {
-      const damaged = damagedOutput(state, outputs);
+      const damaged = damagedOutput(state, outputs, lake.held.get(ref.wmo));
       if (damaged === null) {
         stats.floats_skipped++;
         return null;
@@ -212,7 +219,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
     if (landed.length) await writeJournal(store, "parquet", { runId: log.runId, stage: "parse", changes: landed.splice(0) });
   };
   for (const r of removals) {
-    await removeFloat(store, r.ref, r.state, stats, log);
+    await removeFloat(store, r.ref, r.state, lake, stats, log);
     landed.push({ dac: r.ref.dac, wmo: r.ref.wmo, change: "removed" });
   }
   const todo = plans.filter((p) => p !== null);
@@ -230,7 +237,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
         while (next < batch.length && !opts.signal?.aborted) {
           const item = batch[next++]!;
           try {
-            await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, stats);
+            await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, lake, stats);
             landed.push({ dac: item.ref.dac, wmo: item.ref.wmo, change: "changed" });
           } catch (err) {
             const e = err as Error & { context?: { stage?: string } };
@@ -267,6 +274,7 @@ async function parseOne(
   ref: FloatRef,
   state: ParseState | null,
   inputs: string[],
+  lake: LakeTables,
   stats: ParseStats,
 ): Promise<void> {
   const files: FloatJob["files"] = [];
@@ -315,6 +323,7 @@ async function parseOne(
     await Promise.all(outcome.written.map((w) => rm(w.path, { force: true })));
   }
   const written = new Set(outcome.written.map((w) => w.key));
+  await updateTombstones(store, ref, written, lake);
   const previous = state ? state.outputs : await listFloatOutputs(store, ref);
   let deleted = 0;
   for (const key of previous) {
@@ -370,6 +379,30 @@ async function parseOne(
   stats.bytes_out += outcome.written.reduce((a, w) => a + w.size, 0);
   stats.quarantined += failures.length;
   log.debug("parse: float done", { float_id: ref.wmo, profiles: outcome.profiles, rows: outcome.measurementRows, files: outcome.written.length });
+}
+
+/** The Parquet zone as the run found it: objects listed (key to size) and the live segments holding each float. */
+interface LakeTables {
+  listed: ReadonlyMap<string, number>;
+  held: ReadonlyMap<string, HeldSegment[]>;
+}
+
+/**
+ * Keeps a float's tombstones true to its new staging files, once they are
+ * written and before its old ones go (a reader in between sees the old rows
+ * whole): a table where a live segment holds the float but where it has no
+ * staging file any more gets a tombstone (its segment rows are gone); a table
+ * where it has a staging file again loses its tombstone.
+ */
+async function updateTombstones(store: LakeStore, ref: FloatRef, written: ReadonlySet<string>, lake: LakeTables): Promise<void> {
+  const staged = new Set([...written].map((k) => parseTableFileKey(k)?.table));
+  const compacted = new Set((lake.held.get(ref.wmo) ?? []).map((h) => h.table));
+  for (const table of TABLES) {
+    const key = tombstoneKey(table, ref.dac, ref.wmo);
+    if (staged.has(table)) {
+      if (lake.listed.has(key)) await store.delete(key);
+    } else if (compacted.has(table) && !lake.listed.has(key)) await store.put(key, new Uint8Array());
+  }
 }
 
 /** Maps with at most `limit` calls in flight; results in input order. */
@@ -432,8 +465,9 @@ function refuseFloatsUnderTwoDacs(floats: FloatRef[], stats: ParseStats, log: Lo
   });
 }
 
-/** A float whose raw files are all gone: its lake files, quarantine records, previous versions and state go too. */
-async function removeFloat(store: LakeStore, ref: FloatRef, state: ParseState, stats: ParseStats, log: Logger): Promise<void> {
+/** A float whose raw files are all gone: its lake files (tombstones for its segment rows), quarantine records, previous versions and state go too. */
+async function removeFloat(store: LakeStore, ref: FloatRef, state: ParseState, lake: LakeTables, stats: ParseStats, log: Logger): Promise<void> {
+  await updateTombstones(store, ref, new Set(), lake);
   for (const key of state.outputs) await store.delete(key);
   for (const o of await store.list(previousFloatPrefix(ref.dac, ref.wmo))) await store.delete(o.key);
   await clearQuarantine(store, ref.dac, ref.wmo, new Set());

@@ -5,7 +5,8 @@
  * float's files from partitions it no longer has.
  */
 import { z } from "zod";
-import { stateKey } from "../lake/layout.ts";
+import { parseTableFileKey, stateKey } from "../lake/layout.ts";
+import type { HeldSegment } from "../lake/live.ts";
 import type { LakeStore } from "../lake/store.ts";
 
 /** One raw input file as it was parsed. */
@@ -61,14 +62,23 @@ export async function writeState(store: LakeStore, state: ParseState): Promise<v
 
 /**
  * Null when every output the state names is in `listed` (key to size) with
- * the size it was written with; otherwise the first key that is missing or
- * differs, so the float is parsed again and the file rebuilt.
+ * the size it was written with, or was folded by compaction into a live
+ * segment of its table and partition that holds the float, and every live
+ * segment holding the float is listed with its size; otherwise the first key
+ * that is missing or differs, so the float is parsed again and its rows
+ * rebuilt (a float with staging files hides its segment rows).
  */
-export function damagedOutput(state: ParseState, listed: ReadonlyMap<string, number>): string | null {
+export function damagedOutput(state: ParseState, listed: ReadonlyMap<string, number>, held: readonly HeldSegment[] = []): string | null {
+  for (const h of held) if (listed.get(h.segment.key) !== h.segment.size) return h.segment.key;
   for (const key of state.outputs) {
     const size = listed.get(key);
     const want = state.output_sizes[key];
-    if (size === undefined || (want !== undefined && size !== want)) return key;
+    if (size === undefined) {
+      const f = parseTableFileKey(key);
+      if (f && held.some((h) => h.table === f.table && h.dac === f.dac && h.year === f.year)) continue;
+      return key;
+    }
+    if (want !== undefined && size !== want) return key;
   }
   return null;
 }

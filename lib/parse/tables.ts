@@ -23,8 +23,8 @@ import {
   MEASUREMENT_COLUMNS,
   PARAMETER_STATS_TYPE,
   PROFILE_COLUMNS,
-  SCHEMA_VERSION,
   TABLE_COLUMNS,
+  tableFileMetadata,
   TABLES,
   type TableName,
 } from "../../lake/schema.ts";
@@ -169,12 +169,7 @@ function copyValues(src: Float32Array | Float64Array | null, out: Float32Array |
   else out.set(src.subarray(0, n), at);
 }
 
-/** The table-level key/value metadata every file carries. */
-function fileMetadata(table: TableName): Record<string, string> {
-  const md: Record<string, string> = { "argo_lake.table": table, "argo_lake.schema_version": String(SCHEMA_VERSION) };
-  for (const c of TABLE_COLUMNS[table]) if (c.units) md[`${c.name}.units`] = c.units;
-  return md;
-}
+const fileMetadata = tableFileMetadata;
 
 /** Fills per-level string and number columns from per-profile values. */
 function levelFiller<R extends { profile: Profile }>(group: readonly R[], n: number) {

@@ -328,6 +328,10 @@ export const lockName = (scope: string): string => (scope === "all" ? "scheduler
  * the lake (locks/scheduler.json, locks/scheduler-shard-i-of-n.json) otherwise.
  */
 export function openRunLock(config: Config, store: LakeStore, scope: string, opts: LakeLockOptions = {}): RunLock {
-  const name = lockName(scope);
+  return openLock(config, store, lockName(scope), opts);
+}
+
+/** A named lock (e.g. "compact"): Postgres when DATABASE_URL is set, the lake's locks/<name>.json otherwise. */
+export function openLock(config: Config, store: LakeStore, name: string, opts: LakeLockOptions = {}): RunLock {
   return config.DATABASE_URL ? new PgAdvisoryLock(config.DATABASE_URL, name, opts.log) : new LakeLock(store, name, opts);
 }

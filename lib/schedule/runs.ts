@@ -13,14 +13,15 @@ import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { FailureSchema, STAGE_NAMES, type StageName, VerdictSchema } from "../stages.ts";
 
-/** Jobs a run can be: one stage, a whole cycle, or the three stages for named floats (run-float) or a selection (run-batch). */
-export const JOB_NAMES = ["sync", "parse", "load", "cycle", "run-float", "run-batch"] as const;
+/** Jobs a run can be: one stage, a whole cycle, or every stage for named floats (run-float) or a selection (run-batch). */
+export const JOB_NAMES = ["sync", "parse", "compact", "load", "cycle", "run-float", "run-batch"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The stages each job runs, in order. */
 export const JOB_STAGES: Record<JobName, readonly StageName[]> = {
   sync: ["sync"],
   parse: ["parse"],
+  compact: ["compact"],
   load: ["load"],
   cycle: STAGE_NAMES,
   "run-float": STAGE_NAMES,

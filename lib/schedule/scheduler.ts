@@ -4,8 +4,9 @@
  * lock, and a bounded graceful stop.
  *
  * Two ways to schedule, chosen by the config:
- * - SCHEDULE_CRON set: one "cycle" job (sync, then parse, then load) on it;
- * - otherwise sync on SYNC_CRON, parse on PARSE_CRON, load on LOAD_CRON.
+ * - SCHEDULE_CRON set: one "cycle" job (sync, parse, compact, load) on it;
+ * - otherwise sync on SYNC_CRON, parse on PARSE_CRON, compact on
+ *   COMPACT_CRON, load on LOAD_CRON.
  *
  * A tick that finds its own job still running is skipped (croner's
  * `protect`). A tick that finds another job of this process running waits for
@@ -30,6 +31,7 @@ export function scheduleEntries(config: Config): ScheduleEntry[] {
   return [
     { job: "sync", cron: config.SYNC_CRON },
     { job: "parse", cron: config.PARSE_CRON },
+    { job: "compact", cron: config.COMPACT_CRON },
     { job: "load", cron: config.LOAD_CRON },
   ];
 }
