@@ -34,6 +34,7 @@ export const LAKE_LAYOUT = `<lake>/
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
   locks/scheduler.json                     the scheduler's lock when there is no Postgres
+  locks/compact.json                       the compaction's lock when there is no Postgres
 `;
 
 const WMO = "(\\d{5}|\\d{7})";

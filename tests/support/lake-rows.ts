@@ -4,34 +4,20 @@
  * lakes laid out differently (staging files, compacted segments, tombstones)
  * compare equal exactly when they hold the same rows.
  *
- * The views follow the live list's rule (lib/lake/live.ts): a table is its
- * live segments plus its staging files, with the segment rows of floats that
- * have a staging file or a tombstone left out.
+ * The views are the lake's own (createLakeViews over one readSnapshot): a
+ * table is its live segments plus its staging files, with the segment rows of
+ * floats that have a staging file or a tombstone left out.
  */
-import { type DuckSession, openDuckDB } from "../../lib/duckdb.ts";
+import { createLakeViews, type DuckSession, openDuckDB } from "../../lib/duckdb.ts";
 import { type LakeSnapshot, readSnapshot } from "../../lib/lake/live.ts";
 import { LocalLakeStore } from "../../lib/lake/local.ts";
-import { TABLES, type TableName } from "../../lake/schema.ts";
-import { hiveTypesSql, literalPath, sqlString, standardRelationSql, tableViewName, wideViewSql } from "../../lake/views.ts";
+import { TABLES } from "../../lake/schema.ts";
+import { tableViewName } from "../../lake/views.ts";
 
-/** CREATE VIEW of one table over a snapshot's sources of it. */
-function viewSql(root: string, table: TableName, snap: LakeSnapshot): string {
-  const path = (key: string) => sqlString(literalPath(`${root}/${key}`));
-  const read = (keys: string[]) => `SELECT * FROM read_parquet([${keys.map(path).join(", ")}], hive_partitioning = true, hive_types = ${hiveTypesSql(table)})`;
-  const sources = snap.sources[table];
-  const plain = sources.filter((s) => s.hide.length === 0).map((s) => s.key);
-  const parts = [
-    ...(plain.length ? [read(plain)] : []),
-    ...sources.filter((s) => s.hide.length > 0).map((s) => `${read([s.key])} WHERE float_id NOT IN (${s.hide.map(sqlString).join(", ")})`),
-  ];
-  return `CREATE OR REPLACE VIEW ${tableViewName(table)} AS ${parts.length ? parts.join(" UNION ALL ") : standardRelationSql(table)}`;
-}
-
-/** Creates the table views (and measurements_bgc) of a local lake in a session, from one snapshot (read now when not given). */
+/** Creates the lake's views (lib/duckdb.ts createLakeViews) of a local lake in a session, from one snapshot (read now when not given). */
 export async function snapshotViews(session: DuckSession, root: string, snap?: LakeSnapshot): Promise<LakeSnapshot> {
   const s = snap ?? await readSnapshot(new LocalLakeStore(root));
-  for (const table of TABLES) await session.run(viewSql(root, table, s));
-  await session.run(wideViewSql());
+  await createLakeViews(session, root, s.sources);
   return s;
 }
 
