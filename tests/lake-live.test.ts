@@ -21,12 +21,16 @@ import { openLakeSession } from "../lib/lake/query.ts";
 import type { LakeStore } from "../lib/lake/store.ts";
 import { floatIdsOf, focusOnFloats, listLakeFiles, readFloatLoads } from "../lib/load/lake.ts";
 import { localLakeFor } from "../lib/load/root.ts";
+import { runLoad } from "../lib/load/run.ts";
+import type { LoadStats } from "../lib/load/stats.ts";
+import { LoadError } from "../lib/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { TABLE_COLUMNS, TABLES, type TableName } from "../lake/schema.ts";
 import { sqlString, tableViewName } from "../lake/views.ts";
 import { BGC_SOURCES, parsedLake } from "./open-lake-support.ts";
 import { type TempDir, tempDir } from "./support/fixtures.ts";
 import { startS3, type TestS3 } from "./support/s3.ts";
+import { testRedis } from "./support/redis.ts";
 
 const quiet = createLogger({ level: "error", write: () => {} });
 /** The order compaction sorts a segment's rows in (the columns a table has). */
@@ -320,6 +324,25 @@ describe("readers of the compacted layout", () => {
       expect([...(await readFloatLoads(db.conn)).loads.keys()]).toEqual(["13857"]);
     } finally {
       db.close();
+    }
+  });
+
+  it("(e) runLoad over a damaged segment refuses the floats it holds, and loads every other float", async () => {
+    const lake = await copyOf();
+    const seg = live.tables.profiles.find((s) => s.floats.includes("3902131"))!;
+    await new LocalLakeStore(lake).put(seg.key, new TextEncoder().encode("not a parquet file"));
+    const redis = await testRedis("lakelive");
+    try {
+      const config = loadConfig({ env: { LAKE_URL: lake, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: "error" }, envFile: "/nonexistent/.env" });
+      const err = await runLoad(config, new LocalLakeStore(lake), quiet).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(LoadError);
+      const stats = (err as LoadError).context.stats as LoadStats;
+      expect(stats.errors.map((e) => e.float_id).sort()).toEqual([...seg.floats].sort());
+      expect(stats.errors.every((e) => e.error.includes(seg.key.split("/").pop()!))).toBe(true);
+      const loadable = [...(await loadsOf(new LocalLakeStore(staging), staging, floats)).loads.keys()];
+      expect(stats.floats_loaded).toBe(loadable.filter((f) => !seg.floats.includes(f)).length);
+    } finally {
+      await redis.cleanup();
     }
   });
 
