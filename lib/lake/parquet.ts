@@ -1,9 +1,10 @@
 /**
  * Writes columnar tables to Parquet through DuckDB: a table function
  * registered from JavaScript hands DuckDB the typed arrays one vector at a
- * time (each column slice copied whole, no per-value JavaScript call), and
- * `COPY (SELECT ... FROM argo_lake_stage()) TO ... (FORMAT parquet)` turns the
- * NULL sentinels into NULLs and streams the rows into the file. Nothing is
+ * time, in their output types (each column slice copied whole, NULLs as a
+ * validity mask, strings as ENUM codes), and
+ * `COPY (SELECT ... FROM argo_lake_stage()) TO ... (FORMAT parquet)` casts the
+ * codes to VARCHAR and streams the rows into the file. Nothing is
  * staged in a DuckDB table (appending to one cost more than the COPY itself).
  * bench/lake.ts compares this path with apache-arrow + parquet-wasm on the
  * same data; DuckDB was both faster and smaller, and needs no extra package.
@@ -22,9 +23,11 @@ import {
   type DuckDBTableFunctionInfo,
   type DuckDBType,
   DuckDBVarCharVector,
+  ENUM,
   FLOAT,
   INTEGER,
   SMALLINT,
+  TIMESTAMPTZ,
   TINYINT,
   VARCHAR,
 } from "@duckdb/node-api";
@@ -38,54 +41,146 @@ export type Compression = Config["ARROW_COMPRESSION"];
 /** Quotes an SQL identifier. */
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
-/** The DuckDB type a column is served as before the final SELECT shapes it. */
-function stagingType(col: Column): DuckDBType {
+/** The DuckDB type a column is served as: its output type, but ENUM for strings and VARCHAR for JSON text. */
+function servedType(col: Column): DuckDBType {
   switch (col.type) {
     case "FLOAT":
       return FLOAT;
     case "DOUBLE":
-    case "TIMESTAMPTZ":
       return DOUBLE;
+    case "TIMESTAMPTZ":
+      return TIMESTAMPTZ;
     case "TINYINT":
       return TINYINT;
     case "SMALLINT":
       return SMALLINT;
     case "INTEGER":
-    case "VARCHAR":
       return INTEGER;
+    case "VARCHAR":
+      // An ENUM vector holds the codes themselves: served by copying memory, cast to VARCHAR by DuckDB.
+      return col.dict.length === 0 ? VARCHAR : ENUM(col.dict);
     case "json":
       return VARCHAR;
   }
 }
 
 /**
- * The SELECT expression that turns served column `c` into the output column.
- * Served columns hold the typed arrays as they are, sentinels included: the
- * NULLs are made here, vectorised in DuckDB, so JavaScript only copies memory.
- * (DuckDB compares NaN equal to NaN, so nullif works for it.)
+ * The SELECT expression that turns served column `c` into the output column:
+ * the column itself, but strings (served as ENUM) cast to VARCHAR and JSON
+ * text cast to its list or struct type. Few and cheap expressions: binding
+ * and evaluating a SELECT was once half the cost of a small file.
  */
 function outputExpression(col: Column, c: string): string {
   switch (col.type) {
-    case "FLOAT":
-    case "DOUBLE":
-      return `nullif(${c}, 'NaN')`;
-    case "TIMESTAMPTZ":
-      // Microseconds to an instant; the writer's session is UTC, so the cast shifts nothing.
-      return `CAST(make_timestamp(CAST(nullif(${c}, 'NaN') AS BIGINT)) AS TIMESTAMPTZ)`;
-    case "TINYINT":
-      return `nullif(${c}, ${NULL_I8})`;
-    case "SMALLINT":
-      return `nullif(${c}, ${NULL_I16})`;
-    case "INTEGER":
-      return `nullif(${c}, ${NULL_I32})`;
     case "VARCHAR":
-      // Codes are 0-based, lists 1-based; code -1 gives index 0, which is NULL.
-      return col.dict.length === 0
-        ? "CAST(NULL AS VARCHAR)"
-        : `CAST([${col.dict.map(sqlString).join(", ")}] AS VARCHAR[])[${c} + 1]`;
+      return col.dict.length === 0 ? c : `CAST(${c} AS VARCHAR)`;
     case "json":
       return `CAST(CAST(${c} AS JSON) AS ${col.sqlType})`;
+    default:
+      return c;
   }
+}
+
+/** Bytes of the validity mask of `n` rows: whole 64-bit words. */
+const validityBytes = (n: number): number => Math.ceil(n / 64) * 8;
+
+/** Scratch buffers reused across vectors (one vector's worth each). */
+class Scratch {
+  readonly validity = new Uint8Array(validityBytes(duckdb.vector_size()));
+  readonly wide = new Int32Array(2 * duckdb.vector_size());
+  readonly u8 = new Uint8Array(duckdb.vector_size());
+  readonly u16 = new Uint16Array(duckdb.vector_size());
+  readonly u32 = new Uint32Array(duckdb.vector_size());
+}
+
+/** Builds a vector's validity mask, row by row, only once a row is NULL. */
+class Validity {
+  private any = false;
+  constructor(private readonly mask: Uint8Array, private readonly len: number) {}
+  setNull(i: number): void {
+    if (!this.any) {
+      this.mask.fill(0xff, 0, validityBytes(this.len));
+      this.any = true;
+    }
+    this.mask[i >> 3]! &= ~(1 << (i & 7));
+  }
+  /** Writes the mask into `vector`; a vector without NULLs keeps no mask (or an all-valid one, if it had one). */
+  flush(vector: duckdb.Vector): void {
+    if (!this.any) {
+      if (duckdb.vector_get_validity(vector, validityBytes(this.len)) === null) return;
+      this.mask.fill(0xff, 0, validityBytes(this.len));
+    }
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, this.mask.buffer as ArrayBuffer, 0, validityBytes(this.len));
+  }
+}
+
+/** Copies a typed array slice into a vector's data. */
+function copyInto(vector: duckdb.Vector, data: ArrayBufferView): void {
+  duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+/** Serves rows [off, off + len) of `col` into `vector`: its values as they are, the sentinels as NULLs. */
+function fillVector(col: Column, vector: duckdb.Vector, off: number, len: number, scratch: Scratch): void {
+  const nulls = new Validity(scratch.validity, len);
+  switch (col.type) {
+    case "FLOAT":
+    case "DOUBLE": {
+      const data = col.data.subarray(off, off + len);
+      for (let i = 0; i < len; i++) if (Number.isNaN(data[i])) nulls.setNull(i);
+      copyInto(vector, data);
+      break;
+    }
+    case "TIMESTAMPTZ": {
+      // Whole microseconds as int64 (little-endian low and high words); a double holds them exactly.
+      const wide = scratch.wide;
+      for (let i = 0; i < len; i++) {
+        const us = col.data[off + i]!;
+        if (Number.isNaN(us)) {
+          nulls.setNull(i);
+          wide[2 * i] = 0;
+          wide[2 * i + 1] = 0;
+          continue;
+        }
+        const v = Math.round(us);
+        const hi = Math.floor(v / 4294967296);
+        wide[2 * i] = v - hi * 4294967296;
+        wide[2 * i + 1] = hi;
+      }
+      copyInto(vector, wide.subarray(0, 2 * len));
+      break;
+    }
+    case "TINYINT":
+    case "SMALLINT":
+    case "INTEGER": {
+      const data = col.data.subarray(off, off + len);
+      const sentinel = col.type === "TINYINT" ? NULL_I8 : col.type === "SMALLINT" ? NULL_I16 : NULL_I32;
+      for (let i = 0; i < len; i++) if (data[i] === sentinel) nulls.setNull(i);
+      copyInto(vector, data);
+      break;
+    }
+    case "VARCHAR": {
+      const codes = col.codes;
+      if (col.dict.length === 0) {
+        for (let i = 0; i < len; i++) nulls.setNull(i);
+        break;
+      }
+      // ENUM codes are as wide as the dictionary needs (DuckDB's rule: up to 255 members in a byte).
+      const out = col.dict.length < 256 ? scratch.u8 : col.dict.length < 65536 ? scratch.u16 : scratch.u32;
+      for (let i = 0; i < len; i++) {
+        const c = codes[off + i]!;
+        if (c < 0) {
+          nulls.setNull(i);
+          out[i] = 0;
+        } else out[i] = c;
+      }
+      copyInto(vector, out.subarray(0, len));
+      break;
+    }
+    case "json":
+      throw new Error("json columns are served as VARCHAR vectors");
+  }
+  nulls.flush(vector);
 }
 
 /** Writes Parquet files; one DuckDB instance (one thread) per writer, one file at a time. */
@@ -94,6 +189,7 @@ export class ParquetWriter {
   private current: ColumnTable | null = null;
   /** Writes queue here: the stage function serves one table at a time. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly scratch = new Scratch();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -104,7 +200,7 @@ export class ParquetWriter {
       bindFunction: (bind) => {
         const t = this.current;
         if (!t) return bind.setError("argo_lake_stage: no table to serve");
-        t.columns.forEach((col, i) => bind.addResultColumn(`c${i}`, stagingType(col)));
+        t.columns.forEach((col, i) => bind.addResultColumn(`c${i}`, servedType(col)));
         bind.setCardinality(t.rowCount, true);
       },
       initFunction: (init) => init.setInitData({ offset: 0 }),
@@ -136,8 +232,7 @@ export class ParquetWriter {
           v.flush();
           return;
         }
-        const data = col.type === "VARCHAR" ? col.codes.subarray(off, off + len) : col.data.subarray(off, off + len);
-        duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(out.chunk, ci), 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+        fillVector(col, duckdb.data_chunk_get_vector(out.chunk, ci), off, len, this.scratch);
       });
       state.offset = off + len;
     } catch (err) {
