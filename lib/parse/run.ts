@@ -48,7 +48,6 @@ import {
   STATE_PREFIX,
   stateDacPrefix,
   stateKey,
-  tableDacPrefix,
   tombstoneKey,
 } from "../lake/layout.ts";
 import { type HeldSegment, readLiveList, segmentsByFloat } from "../lake/live.ts";
@@ -175,6 +174,8 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
   const outputs = new Map((await store.list(PARQUET_PREFIX)).map((o) => [o.key, o.size]));
   // Read after the listing (as readers do): the compacted segments that hold each float.
   const lake: LakeTables = { listed: outputs, held: segmentsByFloat(await readLiveList(store)) };
+  // A float without a state replaces the staging files this listing found for it (one lookup, not a listing per float).
+  const stagingFiles = stagingFilesByFloat(outputs.keys());
 
   // Decide which floats need parsing before starting any worker (state and manifest reads in parallel:
   // on S3 each is a request).
@@ -237,7 +238,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
         while (next < batch.length && !opts.signal?.aborted) {
           const item = batch[next++]!;
           try {
-            await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, lake, stats);
+            await parseOne(config, store, log, runner!, outDir, item.ref, item.state, item.inputs, lake, stats, stagingFiles);
             landed.push({ dac: item.ref.dac, wmo: item.ref.wmo, change: "changed" });
           } catch (err) {
             const e = err as Error & { context?: { stage?: string } };
@@ -276,6 +277,7 @@ async function parseOne(
   inputs: string[],
   lake: LakeTables,
   stats: ParseStats,
+  stagingFiles: ReadonlyMap<string, string[]>,
 ): Promise<void> {
   const files: FloatJob["files"] = [];
   const parsedInputs: Record<string, ParsedInput> = {};
@@ -324,7 +326,7 @@ async function parseOne(
   }
   const written = new Set(outcome.written.map((w) => w.key));
   await updateTombstones(store, ref, written, lake);
-  const previous = state ? state.outputs : await listFloatOutputs(store, ref);
+  const previous = state ? state.outputs : (stagingFiles.get(floatKey(ref.dac, ref.wmo)) ?? []);
   let deleted = 0;
   for (const key of previous) {
     if (written.has(key)) continue;
@@ -419,15 +421,20 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** A float's Parquet files found by listing (used when its state is missing). */
-async function listFloatOutputs(store: LakeStore, ref: FloatRef): Promise<string[]> {
-  const keys: string[] = [];
-  for (const table of TABLES) {
-    for (const o of await store.list(tableDacPrefix(table, ref.dac))) {
-      if (parseTableFileKey(o.key)?.wmo === ref.wmo) keys.push(o.key);
-    }
+const floatKey = (dac: string, wmo: string): string => `${dac}/${wmo}`;
+
+/** The staging files among lake keys, by float (`dac/wmo`): what a float without a state has in the lake. */
+function stagingFilesByFloat(keys: Iterable<string>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const key of keys) {
+    const t = parseTableFileKey(key);
+    if (!t) continue;
+    const k = floatKey(t.dac, t.wmo);
+    const list = out.get(k);
+    if (list) list.push(key);
+    else out.set(k, [key]);
   }
-  return keys;
+  return out;
 }
 
 /**
