@@ -27,7 +27,7 @@ Options:
   --float WMO        only this float (repeatable, or comma-separated; FLOAT_IDS)
   --dac DAC          only this DAC (repeatable; ARGO_DAC)
 ${OPTION_HELP.lake}
-  --max-workers N    worker threads (MAX_WORKERS, default 4)
+  --max-workers N    worker threads (MAX_WORKERS, default: one per core)
   --batch-size N     floats per batch (BATCH_SIZE, default 10)
   --profile-batch-limit N
                      at most N profile files per float, lowest cycles first;

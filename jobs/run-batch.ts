@@ -18,7 +18,7 @@ Options:
   --float WMO        floats to run (repeatable, or comma-separated; FLOAT_IDS)
   --dac DAC          without --float: every float of these DACs (ARGO_DAC)
   --batch-size N     floats per parse and load batch (BATCH_SIZE, default 10)
-  --max-workers N    parse worker threads (MAX_WORKERS, default 4)
+  --max-workers N    parse worker threads (MAX_WORKERS, default: one per core)
   --skip-download    no sync: parse and load what the raw zone already holds
 ${OPTION_HELP.gdac}
 ${OPTION_HELP.lake}

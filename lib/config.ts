@@ -6,6 +6,7 @@
  * naming the variable, the value given and what was expected.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cron } from "croner";
@@ -117,7 +118,8 @@ export const ConfigSchema = z.object({
   /** Seconds a hot-layer key lives; 0 keeps keys until the next load replaces them. */
   REDIS_TTL: number("a whole number of seconds >= 0", 0, true).default(7 * 24 * 3600),
   BATCH_SIZE: number("a whole number >= 1", 1, true).default(10),
-  MAX_WORKERS: number("a whole number of workers >= 1", 1, true).default(4),
+  /** Parse workers: one per core by default (more only queue for the same cores; see bench/parse-float.ts). */
+  MAX_WORKERS: number("a whole number of workers >= 1", 1, true).default(availableParallelism()),
   PROFILE_BATCH_LIMIT: z.string().trim().default("None").refine(
     (v) => /^(none|)$/i.test(v) || (/^\d+$/.test(v) && Number(v) >= 1),
     { error: "expected None or a whole number of profiles >= 1" },

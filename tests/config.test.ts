@@ -8,6 +8,7 @@
  * create its local lake directory.
  */
 import { readdir, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Config, loadConfig, parseDotEnv } from "../lib/config.ts";
@@ -229,7 +230,7 @@ describe("precedence: flag > environment > .env > default", () => {
       expect(JSON.parse(named.stdout).config).toMatchObject({ ...expected, HTTP_TIMEOUT: 7 });
       // Without .env in the working directory and without --dotenv, the defaults apply.
       const none = await runJobProcess(PROBE, ["--lake", lake], { cwd: other.path });
-      expect(JSON.parse(none.stdout).config).toMatchObject({ HTTP_TIMEOUT: 30, MAX_WORKERS: 4, BATCH_SIZE: 10, LOG_LEVEL: "info" });
+      expect(JSON.parse(none.stdout).config).toMatchObject({ HTTP_TIMEOUT: 30, MAX_WORKERS: availableParallelism(), BATCH_SIZE: 10, LOG_LEVEL: "info" });
     } finally {
       await other.cleanup();
     }
