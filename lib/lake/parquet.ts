@@ -2,9 +2,9 @@
  * Writes columnar tables to Parquet through DuckDB: a table function
  * registered from JavaScript hands DuckDB the typed arrays one vector at a
  * time, in their output types (each column slice copied whole, NULLs as a
- * validity mask, strings as ENUM codes), and
- * `COPY (SELECT ... FROM argo_lake_stage()) TO ... (FORMAT parquet)` casts the
- * codes to VARCHAR and streams the rows into the file. Nothing is
+ * validity mask, strings as string_t entries written once per distinct
+ * value), and `COPY (SELECT ... FROM argo_lake_stage()) TO ... (FORMAT parquet)`
+ * streams the rows into the file. Nothing is
  * staged in a DuckDB table (appending to one cost more than the COPY itself).
  * bench/lake.ts compares this path with apache-arrow + parquet-wasm on the
  * same data; DuckDB was both faster and smaller, and needs no extra package.
@@ -23,7 +23,6 @@ import {
   type DuckDBTableFunctionInfo,
   type DuckDBType,
   DuckDBVarCharVector,
-  ENUM,
   FLOAT,
   INTEGER,
   SMALLINT,
@@ -41,7 +40,7 @@ export type Compression = Config["ARROW_COMPRESSION"];
 /** Quotes an SQL identifier. */
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
-/** The DuckDB type a column is served as: its output type, but ENUM for strings and VARCHAR for JSON text. */
+/** The DuckDB type a column is served as: its output type, but VARCHAR for JSON text. */
 function servedType(col: Column): DuckDBType {
   switch (col.type) {
     case "FLOAT":
@@ -57,8 +56,6 @@ function servedType(col: Column): DuckDBType {
     case "INTEGER":
       return INTEGER;
     case "VARCHAR":
-      // An ENUM vector holds the codes themselves: served by copying memory, cast to VARCHAR by DuckDB.
-      return col.dict.length === 0 ? VARCHAR : ENUM(col.dict);
     case "json":
       return VARCHAR;
   }
@@ -66,14 +63,11 @@ function servedType(col: Column): DuckDBType {
 
 /**
  * The SELECT expression that turns served column `c` into the output column:
- * the column itself, but strings (served as ENUM) cast to VARCHAR and JSON
- * text cast to its list or struct type. Few and cheap expressions: binding
+ * the column itself, but JSON text cast to its list or struct type. Few and cheap expressions: binding
  * and evaluating a SELECT was once half the cost of a small file.
  */
 function outputExpression(col: Column, c: string): string {
   switch (col.type) {
-    case "VARCHAR":
-      return col.dict.length === 0 ? c : `CAST(${c} AS VARCHAR)`;
     case "json":
       return `CAST(CAST(${c} AS JSON) AS ${col.sqlType})`;
     default:
@@ -88,9 +82,15 @@ const validityBytes = (n: number): number => Math.ceil(n / 64) * 8;
 class Scratch {
   readonly validity = new Uint8Array(validityBytes(duckdb.vector_size()));
   readonly wide = new Int32Array(2 * duckdb.vector_size());
-  readonly u8 = new Uint8Array(duckdb.vector_size());
-  readonly u16 = new Uint16Array(duckdb.vector_size());
-  readonly u32 = new Uint32Array(duckdb.vector_size());
+  /** string_t entries of one vector, as words and as bytes. */
+  readonly entries = new Uint32Array(4 * duckdb.vector_size());
+  readonly entryBytes = new Uint8Array(this.entries.buffer);
+  private first = new Int32Array(256);
+  /** For each dictionary code, the row of the vector that holds it (-1: none yet), all -1. */
+  firstRows(n: number): Int32Array {
+    if (this.first.length < n) this.first = new Int32Array(n);
+    return this.first.fill(-1, 0, n);
+  }
 }
 
 /** Builds a vector's validity mask, row by row, only once a row is NULL. */
@@ -113,6 +113,66 @@ class Validity {
     duckdb.vector_ensure_validity_writable(vector);
     duckdb.copy_data_to_vector_validity(vector, 0, this.mask.buffer as ArrayBuffer, 0, validityBytes(this.len));
   }
+}
+
+const encoder = new TextEncoder();
+/** Each string dictionary's entries as UTF-8, encoded once per column. */
+const utf8Dicts = new WeakMap<readonly string[], Uint8Array[]>();
+const utf8Of = (dict: readonly string[]): Uint8Array[] => {
+  let out = utf8Dicts.get(dict);
+  if (!out) utf8Dicts.set(dict, out = dict.map((s) => encoder.encode(s)));
+  return out;
+};
+
+/** DuckDB keeps strings of up to 12 bytes inside the 16-byte string_t itself. */
+const INLINE_STRING_BYTES = 12;
+
+/**
+ * Writes dictionary-coded strings into a VARCHAR vector as DuckDB's 16-byte
+ * string_t entries: the length, then the bytes inline up to 12 bytes, else a
+ * prefix and a pointer. A longer string is handed to DuckDB once per vector
+ * (at its first row, into the vector's own string heap) and its entry read
+ * back; every row's entry is then built here and the whole vector copied in
+ * one call, so the per-row work is four word copies, not a call.
+ */
+function fillStrings(codes: Int32Array, dict: readonly Uint8Array[], vector: duckdb.Vector, off: number, len: number, scratch: Scratch, nulls: Validity): void {
+  const first = scratch.firstRows(dict.length);
+  let long = false;
+  for (let i = 0; i < len; i++) {
+    const c = codes[off + i]!;
+    if (c < 0 || first[c]! >= 0) continue;
+    first[c] = i;
+    const bytes = dict[c]!;
+    if (bytes.length > INLINE_STRING_BYTES) {
+      duckdb.vector_assign_string_element_len(vector, i, bytes);
+      long = true;
+    }
+  }
+  // The entries DuckDB wrote (a copy of the vector's data), to take their pointers from.
+  const written = long ? new Uint32Array(duckdb.vector_get_data(vector, len * 16).slice().buffer) : null;
+  const words = scratch.entries;
+  const bytes8 = scratch.entryBytes;
+  for (let i = 0; i < len; i++) {
+    const w = 4 * i;
+    const c = codes[off + i]!;
+    if (c < 0) {
+      nulls.setNull(i);
+      words.fill(0, w, w + 4);
+      continue;
+    }
+    const f = first[c]!;
+    if (f < i) {
+      words.copyWithin(w, 4 * f, 4 * f + 4);
+      continue;
+    }
+    const b = dict[c]!;
+    if (b.length <= INLINE_STRING_BYTES) {
+      words.fill(0, w, w + 4);
+      words[w] = b.length;
+      bytes8.set(b, 16 * i + 4);
+    } else words.set(written!.subarray(w, w + 4), w);
+  }
+  duckdb.copy_data_to_vector(vector, 0, words.buffer as ArrayBuffer, 0, len * 16);
 }
 
 /** Copies a typed array slice into a vector's data. */
@@ -160,21 +220,11 @@ function fillVector(col: Column, vector: duckdb.Vector, off: number, len: number
       break;
     }
     case "VARCHAR": {
-      const codes = col.codes;
       if (col.dict.length === 0) {
         for (let i = 0; i < len; i++) nulls.setNull(i);
         break;
       }
-      // ENUM codes are as wide as the dictionary needs (DuckDB's rule: up to 255 members in a byte).
-      const out = col.dict.length < 256 ? scratch.u8 : col.dict.length < 65536 ? scratch.u16 : scratch.u32;
-      for (let i = 0; i < len; i++) {
-        const c = codes[off + i]!;
-        if (c < 0) {
-          nulls.setNull(i);
-          out[i] = 0;
-        } else out[i] = c;
-      }
-      copyInto(vector, out.subarray(0, len));
+      fillStrings(col.codes, utf8Of(col.dict), vector, off, len, scratch, nulls);
       break;
     }
     case "json":
