@@ -12,13 +12,16 @@
  * Output is deterministic: one DuckDB thread per writer, rows in the order
  * given, no timestamp in the footer, so the same table gives the same bytes.
  */
-import { stat } from "node:fs/promises";
+import { copyFile, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import duckdb from "@duckdb/node-bindings";
 import {
   DOUBLE,
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
+  type DuckDBPreparedStatement,
   DuckDBTableFunction,
   type DuckDBTableFunctionInfo,
   type DuckDBType,
@@ -233,6 +236,20 @@ function fillVector(col: Column, vector: duckdb.Vector, off: number, len: number
   nulls.flush(vector);
 }
 
+/** How many prepared COPY statements a writer keeps (one per table and metadata seen lately). */
+const PREPARED_COPIES = 32;
+
+/** Renames a file, or copies and removes it when the target is on another file system. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    await copyFile(from, to);
+    await rm(from, { force: true });
+  }
+}
+
 /** Writes Parquet files; one DuckDB instance (one thread) per writer, one file at a time. */
 export class ParquetWriter {
   /** The table the stage function is serving, while a COPY runs. */
@@ -241,9 +258,14 @@ export class ParquetWriter {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratch = new Scratch();
 
+  /** Prepared COPY statements by served types and SQL, least recently used first. */
+  private readonly prepared = new Map<string, DuckDBPreparedStatement>();
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    /** Where every COPY writes (a prepared statement's file name is fixed), before the rename to the caller's path. */
+    private readonly scratchFile: string,
   ) {
     conn.registerTableFunction(DuckDBTableFunction.create({
       name: "argo_lake_stage",
@@ -263,7 +285,8 @@ export class ParquetWriter {
     const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
     const conn = await instance.connect();
     await conn.run("SET TimeZone = 'UTC'");
-    return new ParquetWriter(instance, conn);
+    const scratch = await mkdtemp(join(tmpdir(), "argo-lake-writer-"));
+    return new ParquetWriter(instance, conn, join(scratch, "copy.parquet"));
   }
 
   /** Fills DuckDB's output chunk with the next vector-sized slice of every column. */
@@ -305,18 +328,49 @@ export class ParquetWriter {
       `COMPRESSION ${compression}`,
       ...(kv.length ? [`KV_METADATA {${kv.map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(", ")}}`] : []),
     ];
+    // The statement names the served types too: a prepared COPY is only ever run on tables of its own shape.
+    const sql = `COPY (SELECT ${select} FROM argo_lake_stage()) TO ${sqlString(this.scratchFile)} (${options.join(", ")})`;
+    const key = `${table.columns.map((c) => c.type).join(",")}\n${sql}`;
     this.current = table;
     try {
-      await this.conn.run(`COPY (SELECT ${select} FROM argo_lake_stage()) TO ${sqlString(path)} (${options.join(", ")})`);
+      await (await this.statement(key, sql)).run();
     } finally {
       this.current = null;
     }
+    await moveFile(this.scratchFile, path);
     return (await stat(path)).size;
   }
 
-  /** Closes DuckDB. */
+  /**
+   * The prepared COPY for `sql`: parsed, bound and planned once, run for
+   * every table of the same shape and metadata (most files of a table),
+   * which saves a third of a small file's cost. The file name is fixed in
+   * it, so every write goes to the writer's scratch file, then is renamed.
+   */
+  private async statement(key: string, sql: string): Promise<DuckDBPreparedStatement> {
+    const cached = this.prepared.get(key);
+    if (cached) {
+      // Most recently used last: the first entry is the one to drop.
+      this.prepared.delete(key);
+      this.prepared.set(key, cached);
+      return cached;
+    }
+    const fresh = await this.conn.prepare(sql);
+    this.prepared.set(key, fresh);
+    if (this.prepared.size > PREPARED_COPIES) {
+      const [oldest, statement] = this.prepared.entries().next().value!;
+      this.prepared.delete(oldest);
+      statement.destroySync();
+    }
+    return fresh;
+  }
+
+  /** Closes DuckDB and removes the scratch folder. */
   async close(): Promise<void> {
+    for (const statement of this.prepared.values()) statement.destroySync();
+    this.prepared.clear();
     this.conn.closeSync();
     this.instance.closeSync();
+    await rm(dirname(this.scratchFile), { recursive: true, force: true });
   }
 }
