@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../lib/config.ts";
 import { createLakeViews, type DuckSession, listLocalTableFiles, openDuckDB } from "../lib/duckdb.ts";
 import { syncParquetCache } from "../lib/lake/cache.ts";
+import { runCompact } from "../lib/lake/compact.ts";
 import { LIVE_KEY, parseTableFileKey, partitionPrefix, segmentKey, tablePrefix, tombstoneKey } from "../lib/lake/layout.ts";
 import { emptyLiveList, type LiveList, readSnapshot, writeLiveList } from "../lib/lake/live.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
@@ -354,6 +355,27 @@ describe("readers of the compacted layout", () => {
     await expect(listLakeFiles(store, lake)).rejects.toThrow(/parquet\/_live\.json/);
     await store.put(LIVE_KEY, new TextEncoder().encode(JSON.stringify({ ...live, tables: { ...live.tables, floats: "none" } })));
     await expect(viewsOf(lake)).rejects.toThrow(/the live list parquet\/_live\.json is damaged: tables\.floats/);
+  });
+
+  it("(a, e) a lake compacted by runCompact (lib/lake/compact.ts) reads the same rows and FloatLoads", async () => {
+    const lake = join(dir.path, "run-compact");
+    await cp(staging, lake, { recursive: true });
+    const store = new LocalLakeStore(lake);
+    const env = { LAKE_URL: lake, LOG_LEVEL: "error", COMPACT_GRACE: "0", COMPACT_TARGET_ROWS: "30000", COMPACT_ROW_GROUP_ROWS: "2048" };
+    const config = loadConfig({ env, envFile: "/nonexistent/.env" });
+    await runCompact(config, store, quiet, { lock: null, all: true });
+    // A second run collects what the first folded (no grace): only segments are left to read.
+    await runCompact(config, store, quiet, { lock: null });
+    const snap = await readSnapshot(store);
+    for (const t of TABLES) {
+      expect(snap.sources[t].filter((s) => s.kind === "staging"), t).toEqual([]);
+      expect(snap.sources[t].length, t).toBeGreaterThan(0);
+    }
+    expect(snap.sources.measurements.some((s) => s.floats.length > 1)).toBe(true);
+    expect(await viewsOf(lake)).toEqual(before);
+    const a = await loadsOf(new LocalLakeStore(staging), staging, floats);
+    expect((await loadsOf(store, lake, floats)).loads).toEqual(a.loads);
+    for (const id of ["6903247", "5900446"]) expect((await loadsOf(store, lake, [id])).loads.get(id)).toEqual(a.loads.get(id));
   });
 
   describe("(f) an S3 lake, through the local cache", () => {
