@@ -20,6 +20,8 @@ Options:
   --batch-size N     floats per parse and load batch (BATCH_SIZE, default 10)
   --max-workers N    parse worker threads (MAX_WORKERS, default: one per core)
   --skip-download    no sync: parse and load what the raw zone already holds
+  --full-check       sync checks every float's raw folder and parse lists the whole raw zone,
+                     not only what changed (FULL_CHECK=true; also every FULL_CHECK_EVERY hours)
 ${OPTION_HELP.gdac}
 ${OPTION_HELP.lake}
   --json             print the run record as JSON on stdout (logs go to stderr)
@@ -35,7 +37,7 @@ Neither FLOAT_IDS nor ARGO_DAC given is bad settings (exit 2).
 await runJob({
   name: "run-batch",
   usage,
-  flags: { "skip-download": { type: "boolean" } },
+  flags: { "skip-download": { type: "boolean" }, "full-check": { type: "boolean", config: "FULL_CHECK" } },
 }, async (ctx) => {
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; floats go in --float or FLOAT_IDS; see --help`);
   if (ctx.config.FLOAT_IDS.length === 0 && ctx.config.ARGO_DAC.length === 0) {

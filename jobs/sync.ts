@@ -13,7 +13,8 @@ Brings Argo NetCDF files from a GDAC into the lake's raw zone
 (${rawFloatPrefix("<dac>", "<wmo>")}...), byte for byte, planned from the GDAC index
 files and incremental: a file is fetched again only when its index
 date_update is newer than the one recorded in the float's manifest
-(${MANIFEST_PREFIX}), or its raw copy is missing. A file that left the index is
+(${MANIFEST_PREFIX}), or its raw copy is missing. Only floats whose index rows
+changed since the last completed sync are looked at (see --full-check). A file that left the index is
 moved to ${removedKey("<run start>", RAW_PREFIX)}... and marked removed, never deleted; a
 run that would move more than REMOVAL_MAX_FILES files or REMOVAL_MAX_SHARE of
 those it holds stops before moving any (exit 1) unless --allow-removals.
@@ -36,6 +37,9 @@ Options:
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
   --allow-removals     let this run move more files to ${REMOVED_PREFIX} than REMOVAL_MAX_FILES
                        or REMOVAL_MAX_SHARE allow (ALLOW_REMOVALS=true)
+  --full-check         list every float's raw folder and read every manifest, not only the
+                       floats whose index rows changed: fetches raw files damaged or deleted
+                       behind the sync's back (FULL_CHECK=true; also every FULL_CHECK_EVERY hours)
   --json               print the stats as JSON on stdout (logs go to stderr)
 ${OPTION_HELP.dotenv}
   --help               print this help and exit
@@ -48,7 +52,7 @@ written, the stats say "aborted": true and the run is failed.
 ${EXIT_CODES_HELP}
 `;
 
-await runJob({ name: "sync", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
+await runJob({ name: "sync", usage, flags: { "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" }, "full-check": { type: "boolean", config: "FULL_CHECK" } } }, async (ctx) => {
   for (const id of ctx.positionals) {
     if (!isWmo(id)) throw new ConfigError(`${JSON.stringify(id)} is not a WMO float number (5 or 7 digits); see --help`);
   }

@@ -137,6 +137,10 @@ export const ConfigSchema = z.object({
     z.enum(["zstd", "snappy", "gzip", "lz4", "uncompressed"], { error: "expected zstd, snappy, gzip, lz4 or uncompressed" }),
   ),
   ENABLE_INCREMENTAL_SYNC: bool("ENABLE_INCREMENTAL_SYNC").default(true),
+  /** Hours between full checks: a sync that lists every float's raw folder and reads every manifest, a cycle parse that lists the whole raw zone; 0: only when asked. */
+  FULL_CHECK_EVERY: number("a number of hours >= 0 (0: only with FULL_CHECK)", 0).default(168),
+  /** This run is a full check (sync --full-check, parse --full-check), whatever FULL_CHECK_EVERY says. */
+  FULL_CHECK: bool("FULL_CHECK").default(false),
   LOG_LEVEL: z.string().trim().toLowerCase().default("info").pipe(
     z.enum(["debug", "info", "warn", "error"], { error: "expected debug, info, warn or error" }),
   ),

@@ -23,7 +23,7 @@ import type { LakeStore } from "./lake/store.ts";
 import type { Logger } from "./log.ts";
 import { runtimeName } from "./runtime.ts";
 import { type RunLock, stuckLock } from "./schedule/lock.ts";
-import { JOB_STAGES, type JobName, markRunStarted, newRunId, type RunRecord, saveRunRecord, type StageResult, TRIGGERS } from "./schedule/runs.ts";
+import { JOB_STAGES, type JobName, JOURNAL_JOBS, markRunStarted, newRunId, type RunRecord, saveRunRecord, type StageResult, TRIGGERS } from "./schedule/runs.ts";
 import { type Shard, shardLabel, shardPredicate } from "./schedule/shard.ts";
 import { combineVerdicts, exitCodeOfVerdict, type Failure, type StageInput, type StageName, type StageProgress, stageDef, STAGES, type StageStats } from "./stages.ts";
 import { SCHEMA_VERSION } from "../lake/schema.ts";
@@ -132,9 +132,10 @@ export async function executeRun(ctx: RunContext, req: RunRequest): Promise<RunO
       log: stageLog,
       signal,
       ...(ctx.shard ? { shard: shardPredicate(ctx.shard) } : {}),
+      scope,
       ...(floatIds.length ? { floatIds } : {}),
       force: req.force,
-      scope,
+      journal: JOURNAL_JOBS.includes(req.job),
       onProgress: req.onProgress,
     });
     log.info("run started", { trigger: req.trigger, lock: lock?.description ?? null, float_ids: floatIds, lake: ctx.store.description });

@@ -75,12 +75,14 @@ export interface StageInput {
   signal: AbortSignal;
   /** Keep only floats this accepts (a shard); absent means all. */
   shard?: (wmo: string) => boolean;
+  /** The run's scope, "all" or "shard-i-of-n" (lib/runner.ts scopeOf): whose applied digest and journal cursor a stage keeps. */
+  scope?: string;
   /** The floats the run names (run-float, --float); absent means the config's selection. */
   floatIds?: string[];
   /** Every selected float, whatever changed: parse again (parse --force), load in full (load --full). */
   force?: boolean;
-  /** The run's scope ("all" or "shard-i-of-n"): the load keeps its journal cursor under it. */
-  scope?: string;
+  /** Parse finds its floats from the raw change journal (the cycle, run-batch: lib/parse/discover.ts). */
+  journal?: boolean;
   onProgress?: (p: StageProgress) => void;
 }
 
@@ -124,6 +126,7 @@ const sync: StageDef<z.infer<typeof SyncStatsSchema>> = {
     runSync(i.config, i.store, i.log, {
       floatIds: i.floatIds,
       shard: i.shard,
+      scope: i.scope,
       signal: i.signal,
       onProgress: i.onProgress && ((p: SyncProgress) =>
         i.onProgress!({ stage: "sync", unit: "files", done: p.files_done, total: p.files_total, errors: p.errors, retries: 0, bytes: p.bytes_downloaded })),
@@ -155,6 +158,8 @@ const parse: StageDef<z.infer<typeof ParseStatsSchema>> = {
       shard: i.shard,
       signal: i.signal,
       force: i.force,
+      journal: i.journal,
+      scope: i.scope,
       onProgress: i.onProgress && ((p) => i.onProgress!({ stage: "parse", unit: "floats", done: p.done, total: p.total, errors: p.errors, retries: 0, bytes: 0 })),
     }),
   judge(s, input) {
@@ -169,6 +174,7 @@ const parse: StageDef<z.infer<typeof ParseStatsSchema>> = {
       missing > 0 ? `${missing} of ${plural(ids.length, "named float")} have no raw files in the lake` : null,
     ].filter((p): p is string => p !== null);
     if (seen === 0) {
+      if (s.discovery === "journal" && s.errors === 0) return { verdict: "succeeded", reason: null }; // nothing changed since the last parse
       if (ids.length) return { verdict: "failed", reason: `no raw files in the lake for float(s) ${ids.join(", ")}` };
       if (input.shard) return { verdict: "skipped", reason: "no float of this shard has raw files" };
       return { verdict: "failed", reason: `the lake ${input.store.description} holds no raw files: nothing has been synced into it` };
@@ -187,7 +193,7 @@ const parse: StageDef<z.infer<typeof ParseStatsSchema>> = {
   },
   counters: (s) => ({ files_fetched: 0, bytes_fetched: 0, retries: 0, errors: s.errors + s.quarantined }),
   summary: (s) =>
-    `${s.floats_parsed} float(s) parsed, ${s.floats_skipped} unchanged; ${s.files_parsed} file(s), ${s.profiles} profiles, ` +
+    `${s.floats_parsed} float(s) parsed, ${s.floats_skipped} unchanged${s.discovery === "journal" ? " (floats from the raw change journal)" : ""}; ${s.files_parsed} file(s), ${s.profiles} profiles, ` +
     `${s.measurement_rows} rows, ${s.parquet_files_written} Parquet file(s) (${mb(s.bytes_out)}), ${s.quarantined} quarantined, ${plural(s.errors, "error")}`,
 };
 

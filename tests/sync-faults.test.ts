@@ -15,6 +15,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import { runSync } from "../lib/gdac/sync.ts";
 import { checkRawZone } from "../lib/gdac/verify.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
+import { parseJournalKey } from "../lib/lake/layout.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { fixturesDir, readManifest, tempDir, type TempDir } from "./support/fixtures.ts";
 import { INDEX_FILES, startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
@@ -184,7 +185,11 @@ describe("hostile input (issue 8)", () => {
     expect(requested.filter((p) => !/^\/(ar_index_global_prof|argo_bio-profile_index|argo_synthetic-profile_index|ar_index_global_meta)\.txt(\.gz)?$|^\/dac\/aoml\/13857\//.test(p))).toEqual([]);
     expect(await readdir(work.path)).toEqual(["lake"]);
     const keys = (await lake.list("")).map((o) => o.key);
-    expect(keys.every((k) => /^raw\/(dac=aoml\/wmo=13857\/|_manifest\/dac=aoml\/wmo=13857\.json$|_index\/)/.test(k)), keys.join("\n")).toBe(true);
+    expect(keys.every((k) => /^raw\/(dac=aoml\/wmo=13857\/|_manifest\/dac=aoml\/wmo=13857\.json$|_index\/|_changes\/)/.test(k)), keys.join("\n")).toBe(true);
+    // The change journal names the one float synced.
+    const journal = keys.filter((k) => parseJournalKey(k) !== null);
+    expect(journal.length).toBe(1);
+    expect(JSON.parse(new TextDecoder().decode((await lake.get(journal[0]!))!)).changes).toEqual([{ dac: "aoml", wmo: "13857", change: "changed" }]);
     const reasons = logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === "index row refused").map((l) => l.reason as string);
     expect(reasons.length).toBe(13);
     for (const want of [/traversal/, /absolute/, /percent-encoded/, /unknown DAC/, /malformed WMO/, /file name does not match/, /longer than/, /date_update/, /latitude/]) {

@@ -19,9 +19,21 @@
  * - A failed fetch is an error in the stats and the others go on; a failed
  *   write to the lake stops the run (LakeError) with the manifest not advanced
  *   past what landed.
+ * - Only what the index says changed is looked at: the plan is diffed, float
+ *   by float, against what the last completed sync of the scope applied
+ *   (applied.ts); floats whose rows are the same keep their manifest and raw
+ *   folder unread. Same index copies (304 or same sha256) as last time: the
+ *   index is not even read. A full check (FULL_CHECK, every FULL_CHECK_EVERY
+ *   hours, no digest yet, named floats, SYNC_FILES) looks at every float.
+ * - After its changes landed (also when it stops part-way), the run writes
+ *   the raw change journal (lib/lake/changes.ts): every float whose raw files
+ *   it added, replaced or removed, and every float it looked at whose
+ *   manifest a later sync than the last completed one wrote (a killed run's
+ *   changes are named by the next one).
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { type Change, pruneJournal, writeJournal } from "../lake/changes.ts";
 import { isWmo } from "../argo/ids.ts";
 import type { Config } from "../config.ts";
 import { withAdvisoryLock } from "../db/postgres.ts";
@@ -35,6 +47,7 @@ import { cachedIndex, fetchIndex, type IndexCopy, indexChunks, keepIndex } from 
 import { coverageProblem, dataRows, indexProblem } from "./index-check.ts";
 import { type IndexKind, type IndexReadResult, readIndex } from "./index-file.ts";
 import { rawFileKey, rawFloatPrefix, REMOVED_PREFIX, removedKey } from "../lake/layout.ts";
+import { type Applied, appliedFloatKey, RAW_JOURNAL_KEEP_MS, readApplied, rowsDigest, writeApplied } from "./applied.ts";
 import { type FloatManifest, type ManifestEntry, readManifest, writeManifest } from "./manifest.ts";
 import { checkGdacPath, fileKindOf } from "./paths.ts";
 import { type FloatPlan, type Plan, plannedFiles, Planner, selectionFromConfig } from "./plan.ts";
@@ -104,6 +117,12 @@ export interface SyncOptions {
   onProgress?: (p: SyncProgress) => void;
   /** A source to use instead of the one GDAC_BASE_URL names (it is not closed). */
   source?: GdacSource;
+  /**
+   * The run's scope ("all", or "shard-i-of-n" with `shard`): whose applied-index
+   * digest the run diffs against and writes. Default "all" without a shard; a
+   * shard without a scope checks every float whole.
+   */
+  scope?: string;
 }
 
 /** error_details keeps at most this many entries. */
@@ -131,6 +150,8 @@ interface FloatState {
   manifest: FloatManifest;
   /** Raw keys that exist for this float. */
   present: Set<string>;
+  /** The manifest was in the lake (not made up for a float never synced). */
+  stored: boolean;
   outstanding: number;
   dirty: boolean;
   changesSinceWrite: number;
@@ -174,6 +195,24 @@ class SyncRun {
   private removalCount = 0;
   /** Index-listed files the manifests of the planned floats hold as present. */
   private heldFiles = 0;
+  /** The scope whose applied digest this run diffs against and writes; null: every float is checked whole, no digest written. */
+  private scope: string | null = null;
+  private applied: Applied | null = null;
+  /** Every planned float is looked at (listed, manifest read), whatever the digest says. */
+  private fullCheck = true;
+  /** Planned floats whose index rows are as the last completed sync applied them: left alone. */
+  private readonly unchanged = new Set<FloatPlan>();
+  /** Rows digest of each planned float; distinct files listed of each float looked at. */
+  private readonly digests = new Map<FloatPlan, string>();
+  private readonly fileCounts = new Map<FloatPlan, number>();
+  /** WMOs with a failed fetch or removal this run: not applied cleanly. */
+  private readonly failedFloats = new Set<string>();
+  /** Floats whose removals the removal guard held back. */
+  private heldBack = false;
+  /** Floats the journal names (changed this run, or written by a sync after the last completed one), by dac/wmo. */
+  private readonly journal = new Map<string, FloatState>();
+  /** sha256 of each index copy the plan came from, by file name. */
+  private readonly indexShas = new Map<string, string>();
 
   constructor(
     private readonly config: Config,
@@ -213,7 +252,11 @@ class SyncRun {
   async run(ids: readonly string[]): Promise<SyncStats> {
     // A source passed in may have served earlier runs: count this run's retries only.
     const retriesBefore = this.source.retries();
-    this.log.info("sync started", { source: this.source.description, lake: this.store.description, incremental: this.incremental });
+    this.scope = ids.length > 0 ? null : this.opts.scope ?? (this.opts.shard ? null : "all");
+    if (this.scope !== null) this.applied = await readApplied(this.store, this.scope, this.log);
+    const fullCheck = this.fullCheckReason();
+    this.fullCheck = fullCheck !== null;
+    this.log.info("sync started", { source: this.source.description, lake: this.store.description, incremental: this.incremental, full_check: fullCheck });
     this.progress();
     // With Postgres, the workers of one lake plan one at a time: the first fetches a changed index and
     // keeps it, the others then get 304 for the copy it kept (one download per cycle, not one per shard).
@@ -224,15 +267,30 @@ class SyncRun {
       })
       : await this.plan(ids);
     this.phase = "files";
-    this.stats.total_floats = plan.floats.length;
-    const extras = this.config.SYNC_FILES;
-    this.filesTotal = plan.floats.reduce(
-      (n, f) => n + f.listed + extras.filter((x) => x === "prof" || f.synthetic).length,
-      0,
-    );
-    this.progress();
-    await this.execute(plan);
+    if (plan === null) this.sameAsApplied();
+    else {
+      this.stats.total_floats = plan.floats.length;
+      const extras = this.config.SYNC_FILES;
+      this.filesTotal = plan.floats.reduce(
+        (n, f) => n + f.listed + extras.filter((x) => x === "prof" || f.synthetic).length,
+        0,
+      );
+      const todo = this.diff(plan);
+      this.progress();
+      try {
+        await this.execute(todo);
+      } catch (err) {
+        // What landed before the failure is named all the same (the error stays the run's).
+        await this.writeRawJournal().catch((e) => this.log.error("cannot write the raw change journal", { error: (e as Error).message }));
+        throw err;
+      }
+      await this.writeRawJournal();
+    }
     this.stats.aborted = this.signal?.aborted === true;
+    if (!this.stats.aborted && this.scope !== null) {
+      await this.recordApplied(plan);
+      await pruneJournal(this.store, "raw", RAW_JOURNAL_KEEP_MS);
+    }
     this.stats.retries = this.source.retries() - retriesBefore;
     const end = new Date();
     this.stats.end_time = end.toISOString();
@@ -250,6 +308,7 @@ class SyncRun {
 
   private addError(d: SyncErrorDetail): void {
     this.stats.errors++;
+    if (d.float_id !== null) this.failedFloats.add(d.float_id);
     if (this.stats.error_details.length < MAX_ERROR_DETAILS) this.stats.error_details.push(d);
     this.log.error(d.message, { float_id: d.float_id, file: d.file, error_stage: d.stage });
   }
@@ -267,13 +326,159 @@ class SyncRun {
     });
   }
 
+  /** Why this run looks at every planned float; null when it looks only at what the index says changed. */
+  private fullCheckReason(): string | null {
+    if (this.scope === null) return this.opts.shard ? "a shard without a scope" : "named floats";
+    if (this.applied === null) return "no completed sync of this scope yet";
+    if (this.config.FULL_CHECK) return "FULL_CHECK";
+    if (!this.incremental) return "ENABLE_INCREMENTAL_SYNC=false";
+    if (this.config.SYNC_FILES.length > 0) return "SYNC_FILES (prof/Sprof are asked for every float)";
+    const every = this.config.FULL_CHECK_EVERY;
+    if (every > 0 && this.started.getTime() - Date.parse(this.applied.full_check_at) >= every * 3600_000) return `FULL_CHECK_EVERY=${every} hours`;
+    return null;
+  }
+
+  /** What was selected besides the floats and the scope: a plan from the same indexes and selection is the same plan. */
+  private selectionPrint(): string {
+    const c = this.config;
+    return JSON.stringify({ dacs: c.ARGO_DAC, from: c.SYNC_DATE_FROM ?? null, to: c.SYNC_DATE_TO ?? null, bbox: c.SYNC_BBOX ?? null });
+  }
+
+  /** sha256 of an index copy: its sidecar's for the cached copy (checked when read), computed for a fresh one. */
+  private shaOf(copy: IndexCopy): string {
+    return copy.cached ? copy.previous!.sha256 : createHash("sha256").update(copy.bytes).digest("hex");
+  }
+
+  /**
+   * True when every index copy is the one the last completed sync planned
+   * from, with the same selection and nothing left pending: no float can have
+   * changed, so the index is not read. A fresh copy with the same bytes is
+   * kept (its new validators) with the counts of the copy it equals.
+   */
+  private async sameIndexes(byKind: Map<IndexKind, IndexCopy>): Promise<boolean> {
+    const a = this.applied;
+    if (this.fullCheck || a === null || a.pending.length > 0 || a.selection !== this.selectionPrint()) return false;
+    if (Object.keys(a.indexes).length !== byKind.size) return false;
+    for (const copy of byKind.values()) {
+      const sha = this.shaOf(copy);
+      if (a.indexes[copy.name] !== sha) return false;
+      if (!copy.cached && (copy.previous?.sha256 !== sha || copy.previous.rows === undefined || copy.previous.floats === undefined)) return false;
+    }
+    for (const copy of byKind.values()) {
+      if (!copy.cached) await keepIndex(this.store, this.source, copy, { rows: copy.previous!.rows!, floats: copy.previous!.floats! });
+      this.indexShas.set(copy.name, a.indexes[copy.name]!);
+    }
+    return true;
+  }
+
+  /** The stats of a run that found the indexes as the last completed sync applied them. */
+  private sameAsApplied(): void {
+    const a = this.applied!;
+    const files = a.planned_files;
+    this.stats.total_floats = a.planned_floats;
+    this.stats.files_skipped = files;
+    this.stats.index_rows_refused = a.rows_refused;
+    this.stats.index_values_nulled = a.values_nulled;
+    this.filesTotal = this.filesDone = files;
+    this.floatsDone = a.planned_floats;
+    this.log.info("index files as the last completed sync applied them: no float to look at", { floats: a.planned_floats, files });
+    this.progress();
+  }
+
+  /**
+   * The planned floats to look at: all in a full check, else those whose
+   * index rows differ from what the last completed sync applied (or were not
+   * applied cleanly). The others count as up to date.
+   */
+  private diff(plan: Plan): FloatPlan[] {
+    const prev = this.fullCheck ? null : this.applied!.floats;
+    const todo: FloatPlan[] = [];
+    for (const fp of plan.floats) {
+      const digest = rowsDigest(fp);
+      this.digests.set(fp, digest);
+      const a = prev?.[appliedFloatKey(fp.dac, fp.wmo)];
+      if (a && a[0] === digest && fp.refusedRows === 0) {
+        this.unchanged.add(fp);
+        this.fileCounts.set(fp, a[1]);
+        this.stats.files_skipped += a[1];
+        this.filesDone += a[1];
+        this.heldFiles += a[1];
+        this.floatsDone++;
+      } else todo.push(fp);
+    }
+    if (prev) this.log.info("plan diffed against the last completed sync", { floats: plan.floats.length, unchanged: this.unchanged.size, to_check: todo.length });
+    return todo;
+  }
+
+  /**
+   * Writes what this run applied, for the next run of the scope to diff
+   * against: the floats it left up to date keep their digest, the ones it
+   * looked at and brought in line get their new one, the others are pending.
+   */
+  private async recordApplied(plan: Plan | null): Promise<void> {
+    const started = this.started.toISOString();
+    const base = {
+      format: 1 as const,
+      scope: this.scope!,
+      run_id: this.log.runId,
+      started_at: started,
+      written_at: new Date().toISOString(),
+      selection: this.selectionPrint(),
+      indexes: Object.fromEntries(this.indexShas),
+    };
+    if (plan === null) {
+      await writeApplied(this.store, { ...this.applied!, ...base });
+      return;
+    }
+    // Floats this run did not plan keep their entry: their files were not touched.
+    const floats: Applied["floats"] = { ...this.applied?.floats };
+    const pending: string[] = [];
+    let files = 0;
+    for (const fp of plan.floats) {
+      const key = appliedFloatKey(fp.dac, fp.wmo);
+      const n = this.fileCounts.get(fp);
+      files += n ?? fp.listed;
+      const clean = n !== undefined && fp.refusedRows === 0 && !this.failedFloats.has(fp.wmo) && !(this.heldBack && this.pendingRemovals.has(fp));
+      if (this.unchanged.has(fp)) continue;
+      if (clean) floats[key] = [this.digests.get(fp)!, n];
+      else {
+        delete floats[key];
+        pending.push(key);
+      }
+    }
+    for (const f of plan.refusedFloats) pending.push(appliedFloatKey(f.dacs.join("+"), f.wmo));
+    await writeApplied(this.store, {
+      ...base,
+      full_check_at: this.fullCheck ? started : this.applied!.full_check_at,
+      floats,
+      planned_floats: plan.floats.length,
+      planned_files: files,
+      pending,
+      rows_refused: this.stats.index_rows_refused,
+      values_nulled: this.stats.index_values_nulled,
+    });
+  }
+
+  /** Names in the raw change journal every float whose raw files changed, once the changes have landed. */
+  private async writeRawJournal(): Promise<void> {
+    if (this.journal.size === 0) return;
+    const changes: Change[] = [...this.journal.values()].map((fs) => ({
+      dac: fs.plan.dac,
+      wmo: fs.plan.wmo,
+      change: Object.values(fs.manifest.files).some((e) => e.status === "present") ? "changed" : "removed",
+    }));
+    const key = await writeJournal(this.store, "raw", { runId: this.log.runId, stage: "sync", changes });
+    this.log.info("raw change journal written", { key, floats: changes.length });
+  }
+
   /**
    * Fetches the index files (in parallel) and reads them into a plan. A fresh
    * copy is judged whole first (index-check.ts): one that fails is refused
    * with its reason (an error of the run: exit 1) and the cached copy stays
-   * the plan's source; only copies that pass are kept in the cache.
+   * the plan's source; only copies that pass are kept in the cache. Null
+   * when the copies are the ones the last completed sync planned from.
    */
-  private async plan(ids: readonly string[]): Promise<Plan> {
+  private async plan(ids: readonly string[]): Promise<Plan | null> {
     const copies = await Promise.all(INDEX_KINDS.map((kind) =>
       fetchIndex(this.source, this.store, kind, this.log, { incremental: this.incremental, signal: this.signal })
     ));
@@ -285,6 +490,7 @@ class SyncRun {
     for (const kind of INDEX_KINDS) {
       if (!byKind.has(kind)) this.log.warn("index file not on the source: its files are not synced and none is marked removed", { kind });
     }
+    if (await this.sameIndexes(byKind)) return null;
     this.phase = "plan";
     this.progress();
     let read = await this.readIndexes(ids, byKind);
@@ -308,6 +514,7 @@ class SyncRun {
       read = await this.readIndexes(ids, byKind);
     }
     this.availableKinds = new Set(byKind.keys());
+    for (const copy of byKind.values()) this.indexShas.set(copy.name, this.shaOf(copy));
     for (const [kind, copy] of byKind) {
       const r = read.results.get(kind);
       if (!copy.cached && r && !(r instanceof Error)) {
@@ -380,8 +587,8 @@ class SyncRun {
   }
 
   /** Runs every float's tasks through a pool of workers; HTTP_CONCURRENCY bounds the requests in flight. */
-  private async execute(plan: Plan): Promise<void> {
-    const tasks = this.tasks(plan.floats);
+  private async execute(floats: FloatPlan[]): Promise<void> {
+    const tasks = this.tasks(floats);
     const worker = async () => {
       while (!this.stopping) {
         let next: IteratorResult<Task>;
@@ -451,6 +658,7 @@ class SyncRun {
       plan,
       manifest: manifest ?? { dac: plan.dac, wmo: plan.wmo, updated_at: this.started.toISOString(), files: {} },
       present,
+      stored: manifest !== null,
       outstanding: 0,
       dirty: false,
       changesSinceWrite: 0,
@@ -462,6 +670,10 @@ class SyncRun {
   private tasksOf(fs: FloatState): Task[] {
     const { plan, manifest, present } = fs;
     const wanted = plannedFiles(plan);
+    this.fileCounts.set(plan, wanted.size);
+    // Written by a sync after the last completed one (a killed run, most likely): named in the journal whatever this run does.
+    const since = this.applied?.started_at;
+    if (fs.stored && (since === undefined || manifest.updated_at >= since)) this.journal.set(appliedFloatKey(plan.dac, plan.wmo), fs);
     const tasks: Task[] = [];
     for (const [path, dateUpdate] of wanted) {
       const key = rawFileKey(plan.dac, plan.wmo, checkGdacPath(path).rest);
@@ -551,6 +763,7 @@ class SyncRun {
     const { REMOVAL_MAX_FILES: maxFiles, REMOVAL_MAX_SHARE: maxShare, ALLOW_REMOVALS: allowed } = this.config;
     const tooMany = n > maxFiles || (n >= REMOVAL_SHARE_FLOOR && n > maxShare * this.heldFiles);
     if (tooMany && !allowed) {
+      this.heldBack = true;
       const floats = [...this.pendingRemovals.keys()].map((f) => f.wmo);
       this.addError({
         float_id: null,
@@ -651,6 +864,7 @@ class SyncRun {
   }
 
   private async changed(fs: FloatState): Promise<void> {
+    this.journal.set(appliedFloatKey(fs.plan.dac, fs.plan.wmo), fs);
     fs.dirty = true;
     fs.changesSinceWrite++;
     if (fs.changesSinceWrite >= MANIFEST_GROUP) await this.persist(fs, false);

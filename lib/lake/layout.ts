@@ -18,6 +18,7 @@ export const LAKE_LAYOUT = `<lake>/
     dac=<dac>/wmo=<wmo>/<wmo>_prof.nc, <wmo>_Sprof.nc     (with SYNC_FILES)
     _previous/dac=<dac>/wmo=<wmo>/...      the last good copy of a raw file while its new version is quarantined
     _changes/<stamp>-<run_id>.json         change journal: the floats a sync changed (what the cycle's parse reads)
+    _applied/<scope>.json                  what the last completed sync applied: a digest of each float's index rows
   removed/<run start>/raw/...              files the index no longer lists
   parquet/
     measurements/dac=<dac>/year=<yyyy>/<wmo>.parquet       PRES, TEMP, PSAL per level (fixed columns)
@@ -31,6 +32,7 @@ export const LAKE_LAYOUT = `<lake>/
     _tombstones/<table>/dac=<dac>/wmo=<wmo>   a float whose rows in that table's segments are gone
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
     _changes/<stamp>-<run_id>.json         change journal: the floats a parse changed (what an incremental load reads)
+    _cursors/raw-<scope>.json              how far the cycle's parse has read the raw change journal
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
   locks/scheduler.json                     the scheduler's lock when there is no Postgres
@@ -83,6 +85,14 @@ export const indexMetaKey = (name: string): string => `${indexKey(name)}.json`;
 export const MANIFEST_PREFIX = `${RAW_PREFIX}_manifest/`;
 /** Key of a float's sync manifest. */
 export const manifestKey = (dac: string, wmo: string): string => `${MANIFEST_PREFIX}dac=${dac}/wmo=${wmo}.json`;
+
+/**
+ * Key of what the last completed sync of a scope ("all" or "shard-i-of-n")
+ * applied: per float, a digest of the index rows it synced (lib/gdac/applied.ts).
+ */
+export const appliedKey = (scope: string): string => `${APPLIED_PREFIX}${scope}.json`;
+/** Prefix of the applied digests of every scope. */
+export const APPLIED_PREFIX = `${RAW_PREFIX}_applied/`;
 
 const manifestKeyRe = new RegExp(`^raw/_manifest/dac=([^/]+)/wmo=[^/]+\\.json$`);
 /** The DAC of a manifest key; null for another key. */
@@ -198,6 +208,15 @@ export function parseJournalKey(key: string): { zone: JournalZone; stamp: string
   const m = journalKeyRe.exec(key);
   return m ? { zone: m[1] as JournalZone, stamp: m[2]!, runId: m[3]! } : null;
 }
+
+/**
+ * Key of the parse's cursor in the raw change journal, per scope ("all" or
+ * "shard-i-of-n"): written after a parse that read the journal (or listed
+ * the whole raw zone) finished (lib/parse/discover.ts).
+ */
+export const rawCursorKey = (scope: string): string => `${CURSOR_PREFIX}raw-${scope}.json`;
+/** Prefix of every journal consumer's cursor kept in the lake. */
+export const CURSOR_PREFIX = `${PARQUET_PREFIX}_cursors/`;
 
 // ---- quarantine ----
 

@@ -2,7 +2,9 @@
  * The parse stage: raw NetCDF files in the lake's raw zone to Parquet tables
  * under `parquet/`, incrementally.
  *
- * For each float (from the raw zone, filtered by DAC, float ids and shard):
+ * For each float (found by lib/parse/discover.ts: the whole raw zone, the
+ * named floats' folders, or those the raw change journal names; filtered by
+ * DAC, float ids and shard):
  * its inputs (meta, core and B files) are fingerprinted by sha256, from the
  * sync manifest when there is one, else from the bytes (reused from the parse
  * state while size and modification time are unchanged). A float whose
@@ -30,28 +32,24 @@ import type { Config } from "../config.ts";
 import { readManifest } from "../gdac/manifest.ts";
 import { ParseError } from "../errors.ts";
 import { type Change, writeJournal } from "../lake/changes.ts";
-import type { LakeObject, LakeStore } from "../lake/store.ts";
+import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { checkRemoval, assertLakeExists } from "../removal-guard.ts";
 import { runtimeName } from "../runtime.ts";
 import { SCHEMA_VERSION, TABLES } from "../../lake/schema.ts";
 import {
   parseRawKey,
-  parseStateKey,
   parseTableFileKey,
   PARQUET_PREFIX,
   previousFloatPrefix,
   previousKey,
-  RAW_DATA_PREFIX,
-  rawDacPrefix,
   rawFileKey,
-  STATE_PREFIX,
-  stateDacPrefix,
   stateKey,
   tombstoneKey,
 } from "../lake/layout.ts";
 import { type HeldSegment, readLiveList, segmentsByFloat } from "../lake/live.ts";
 import { baseName } from "../argo/filename.ts";
+import { discover, type FloatRef, mapLimit } from "./discover.ts";
 import { type FloatJob, type FloatOutcome, roleOf } from "./float.ts";
 import { startRunner } from "./pool.ts";
 import { type ParseStats, ParseStatsSchema } from "./stats.ts";
@@ -59,6 +57,7 @@ import { clearQuarantine, putQuarantine } from "./quarantine.ts";
 import { damagedOutput, type ParsedInput, type ParseState, readState, sameInputs, writeState } from "./state.ts";
 
 export { ParseStatsSchema, type ParseStats } from "./stats.ts";
+export { discoverFloats, type FloatRef } from "./discover.ts";
 
 /** Options of {@link runParse}. */
 export interface RunParseOptions {
@@ -72,37 +71,10 @@ export interface RunParseOptions {
   signal?: AbortSignal;
   /** Told after each float parsed (or failed): how many of the floats to parse are done. */
   onProgress?: (p: { done: number; total: number; errors: number }) => void;
-}
-
-/** A float found in the lake: its raw objects by path below the float folder. */
-export interface FloatRef {
-  dac: string;
-  wmo: string;
-  raw: Map<string, LakeObject>;
-}
-
-/** Floats with raw files or a parse state, within the DACs asked for (all when empty), sorted by WMO. */
-export async function discoverFloats(store: LakeStore, dacs: readonly string[]): Promise<FloatRef[]> {
-  const floats = new Map<string, FloatRef>();
-  const ref = (dac: string, wmo: string) => {
-    const k = `${dac}/${wmo}`;
-    let f = floats.get(k);
-    if (!f) floats.set(k, f = { dac, wmo, raw: new Map() });
-    return f;
-  };
-  for (const prefix of dacs.length ? dacs.map(rawDacPrefix) : [RAW_DATA_PREFIX]) {
-    for (const o of await store.list(prefix)) {
-      const r = parseRawKey(o.key);
-      if (r) ref(r.dac, r.wmo).raw.set(r.rest, o);
-    }
-  }
-  for (const prefix of dacs.length ? dacs.map(stateDacPrefix) : [STATE_PREFIX]) {
-    for (const o of await store.list(prefix)) {
-      const s = parseStateKey(o.key);
-      if (s) ref(s.dac, s.wmo);
-    }
-  }
-  return [...floats.values()].sort((a, b) => (a.wmo < b.wmo ? -1 : a.wmo > b.wmo ? 1 : a.dac < b.dac ? -1 : 1));
+  /** Find the floats from the raw change journal (the cycle, run-batch) instead of listing the raw zone (lib/parse/discover.ts). */
+  journal?: boolean;
+  /** The run's scope ("all" or "shard-i-of-n"): whose journal cursor is read and kept. */
+  scope?: string;
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
@@ -156,6 +128,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
     quarantined: 0,
     errors: 0,
     error_details: [],
+    discovery: "full",
     workers: 1,
     runtime: runtimeName,
     aborted: false,
@@ -164,14 +137,14 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
     duration_s: 0,
   };
   const ids = opts.floatIds ?? config.FLOAT_IDS;
-  const wanted = ids.length ? new Set(ids) : null;
   assertLakeExists(store, "parse");
-  const found = (await discoverFloats(store, config.ARGO_DAC))
-    .filter((f) => (!wanted || wanted.has(f.wmo)) && (!opts.shard || opts.shard(f.wmo)));
-  log.info("parse: floats found", { floats: found.length, lake: store.description, force: !!opts.force });
+  const discovery = await discover(store, config, log, { floatIds: ids, shard: opts.shard, force: opts.force, journal: opts.journal, scope: opts.scope });
+  const found = discovery.floats;
+  stats.discovery = discovery.mode;
+  log.info("parse: floats found", { floats: found.length, lake: store.description, force: !!opts.force, discovery: discovery.mode });
   const floats = refuseFloatsUnderTwoDacs(found, stats, log);
   // Everything the floats' states say was written, listed once: a skip must find its outputs intact.
-  const outputs = new Map((await store.list(PARQUET_PREFIX)).map((o) => [o.key, o.size]));
+  const outputs = discovery.outputs ?? new Map((await store.list(PARQUET_PREFIX)).map((o) => [o.key, o.size]));
   // Read after the listing (as readers do): the compacted segments that hold each float.
   const lake: LakeTables = { listed: outputs, held: segmentsByFloat(await readLiveList(store)) };
   // A float without a state replaces the staging files this listing found for it (one lookup, not a listing per float).
@@ -259,6 +232,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
     await rm(outDir, { recursive: true, force: true });
   }
   stats.aborted = !!opts.signal?.aborted;
+  if (!stats.aborted) await discovery.commit(stats.error_details);
   const ended = new Date();
   stats.end_time = ended.toISOString();
   stats.duration_s = (ended.getTime() - started.getTime()) / 1000;
@@ -405,20 +379,6 @@ async function updateTombstones(store: LakeStore, ref: FloatRef, written: Readon
       if (lake.listed.has(key)) await store.delete(key);
     } else if (compacted.has(table) && !lake.listed.has(key)) await store.put(key, new Uint8Array());
   }
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-  return out;
 }
 
 const floatKey = (dac: string, wmo: string): string => `${dac}/${wmo}`;

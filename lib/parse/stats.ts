@@ -33,6 +33,12 @@ export const ParseStatsSchema = z.object({
   /** Floats that failed as a whole. */
   errors: z.number().int().nonnegative(),
   error_details: z.array(ParseErrorDetailSchema),
+  /**
+   * How the floats were found (lib/parse/discover.ts): the whole raw zone
+   * listed, the named floats' folders, or the floats the raw change journal
+   * named since the last parse (none: nothing changed).
+   */
+  discovery: z.enum(["full", "named", "journal"]).default("full"),
   workers: z.number().int().positive(),
   runtime: z.enum(["deno", "node"]),
   aborted: z.boolean(),

@@ -29,6 +29,13 @@ export const JOB_STAGES: Record<JobName, readonly StageName[]> = {
   "run-batch": ["sync", "parse", "load"],
 };
 
+/**
+ * Jobs whose parse finds its floats from the raw change journal the sync
+ * before it wrote, instead of listing the raw zone (lib/parse/discover.ts).
+ * The parse job lists everything: files put in the raw zone by hand are seen.
+ */
+export const JOURNAL_JOBS: readonly JobName[] = ["cycle", "run-batch"];
+
 /** What started a run. */
 export const TRIGGERS = ["cli", "schedule", "once", "handler"] as const;
 

@@ -9,7 +9,7 @@
  * raw-zone check for operators): a test should not take the code under test's
  * word for what the lake holds.
  */
-import { journalPrefix, RUNS_PREFIX } from "../../lib/lake/layout.ts";
+import { APPLIED_PREFIX, CURSOR_PREFIX, journalPrefix, RUNS_PREFIX } from "../../lib/lake/layout.ts";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -57,6 +57,8 @@ export interface DumpLakeOptions {
   exclude?: string[];
 }
 
+const BOOKKEEPING = [RUNS_PREFIX, journalPrefix("raw"), journalPrefix("parquet"), APPLIED_PREFIX, CURSOR_PREFIX];
+
 /**
  * Every object of a lake (through its LakeStore, so local and S3 lakes dump
  * the same way), by key. JSON objects are compared without their volatile
@@ -65,8 +67,10 @@ export interface DumpLakeOptions {
 export async function dumpLake(store: LakeStore, opts: DumpLakeOptions = {}): Promise<Record<string, LakeEntry>> {
   const out: Record<string, LakeEntry> = {};
   for (const o of await store.list("")) {
-    // Run records and change journal entries are one per run (their ids, times and pids differ by nature): never compared.
-    if ([RUNS_PREFIX, journalPrefix("raw"), journalPrefix("parquet"), ...(opts.exclude ?? [])].some((p) => o.key.startsWith(p))) continue;
+    // Run records are one per run (their ids, times and pids differ by nature): never compared; nor the
+    // other bookkeeping of runs, one per run or per scope (shards keep their own): change journal
+    // entries, the sync's applied digests, journal cursors.
+    if ([...BOOKKEEPING, ...(opts.exclude ?? [])].some((p) => o.key.startsWith(p))) continue;
     const bytes = await store.get(o.key);
     if (!bytes) continue; // removed since listing
     if (o.key.endsWith(".json")) {

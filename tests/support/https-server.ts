@@ -391,3 +391,17 @@ export async function editableMirror(): Promise<TempDir> {
   await symlink(join(fixturesDir, "dac"), join(dir.path, "dac"), "dir");
   return dir;
 }
+
+/** Edits one index file of an editable mirror in place; throws when the edit changes nothing (a pattern that no longer matches). */
+export async function editIndex(root: string, name: string, edit: (text: string) => string): Promise<void> {
+  const file = join(root, name);
+  const before = await readFile(file, "utf8");
+  const after = edit(before);
+  if (after === before) throw new Error(`editing ${name} changed nothing: the pattern no longer matches the fixture index`);
+  await writeFile(file, after);
+}
+
+/** Puts the fixture index files back into an editable mirror (after tests that edited them). */
+export async function restoreIndexes(root: string): Promise<void> {
+  for (const name of INDEX_FILES) await writeFile(join(root, name), await readFile(join(fixturesDir, name)));
+}
