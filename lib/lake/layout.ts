@@ -32,7 +32,7 @@ export const LAKE_LAYOUT = `<lake>/
     _tombstones/<table>/dac=<dac>/wmo=<wmo>   a float whose rows in that table's segments are gone
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
     _changes/<stamp>-<run_id>.json         change journal: the floats a parse changed (what an incremental load reads)
-    _cursors/raw-<scope>.json              how far the cycle's parse has read the raw change journal
+    _cursors/raw-<scope>[-<dacs>].json     how far the cycle's parse has read the raw change journal
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
   locks/scheduler.json                     the scheduler's lock when there is no Postgres
@@ -211,10 +211,12 @@ export function parseJournalKey(key: string): { zone: JournalZone; stamp: string
 
 /**
  * Key of the parse's cursor in the raw change journal, per scope ("all" or
- * "shard-i-of-n"): written after a parse that read the journal (or listed
- * the whole raw zone) finished (lib/parse/discover.ts).
+ * "shard-i-of-n") and DAC filter (none: every DAC), so a parse of a few DACs
+ * never moves the cursor of one of all: written after a parse that read the
+ * journal (or listed the whole raw zone) finished (lib/parse/discover.ts).
  */
-export const rawCursorKey = (scope: string): string => `${CURSOR_PREFIX}raw-${scope}.json`;
+export const rawCursorKey = (scope: string, dacs: readonly string[] = []): string =>
+  `${CURSOR_PREFIX}raw-${scope}${dacs.length ? `-${[...dacs].sort().join("+")}` : ""}.json`;
 /** Prefix of every journal consumer's cursor kept in the lake. */
 export const CURSOR_PREFIX = `${PARQUET_PREFIX}_cursors/`;
 

@@ -140,12 +140,12 @@ export async function discover(store: LakeStore, config: Config, log: Logger, op
     return { mode: "named", reason: null, floats: floats.filter(selected), outputs: null, commit: async () => {} };
   }
   const scope = opts.scope;
-  const previous = scope === undefined ? null : await readCursor(store, scope, log);
+  const previous = scope === undefined ? null : await readCursor(store, scope, dacs, log);
   const store_ = async (cursor: RawCursor["cursor"], fullAt: string, failed: readonly { dac: string; float_id: string }[]) => {
     if (scope === undefined) return;
     const retry = failed.flatMap((f) => f.dac.split(",").map((dac) => ({ dac, wmo: f.float_id })));
     const body: RawCursor = { format: 1, cursor, full_at: fullAt, retry };
-    await store.put(rawCursorKey(scope), new TextEncoder().encode(JSON.stringify(RawCursorSchema.parse(body))));
+    await store.put(rawCursorKey(scope, dacs), new TextEncoder().encode(JSON.stringify(RawCursorSchema.parse(body))));
   };
   const full = async (reason: string | null): Promise<Discovery> => {
     const cursor = await cursorBefore(store, started);
@@ -208,13 +208,13 @@ function fullReason(config: Config, opts: DiscoverOptions, previous: RawCursor |
   return null;
 }
 
-async function readCursor(store: LakeStore, scope: string, log: Logger): Promise<RawCursor | null> {
-  const bytes = await store.get(rawCursorKey(scope));
+async function readCursor(store: LakeStore, scope: string, dacs: readonly string[], log: Logger): Promise<RawCursor | null> {
+  const bytes = await store.get(rawCursorKey(scope, dacs));
   if (!bytes) return null;
   try {
     return RawCursorSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
   } catch (err) {
-    log.warn("parse: journal cursor unreadable: listing the whole raw zone", { key: rawCursorKey(scope), error: (err as Error).message.split("\n")[0] });
+    log.warn("parse: journal cursor unreadable: listing the whole raw zone", { key: rawCursorKey(scope, dacs), error: (err as Error).message.split("\n")[0] });
     return null;
   }
 }
