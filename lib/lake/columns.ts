@@ -58,6 +58,41 @@ export function stringColumn(name: string, values: readonly (string | null)[]): 
   return { name, type: "VARCHAR", codes, dict };
 }
 
+/**
+ * Builds a dictionary-coded string column run by run (rows of one value
+ * come in runs: a profile's levels, a parameter's levels), with one lookup
+ * per run instead of one per row.
+ */
+export class StringColumnBuilder {
+  private readonly dict: string[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly codes: Int32Array;
+  private at = 0;
+
+  constructor(private readonly name: string, rows: number) {
+    this.codes = new Int32Array(rows);
+  }
+
+  /** Appends `count` rows of `value` (null: NULL). */
+  add(value: string | null, count: number): void {
+    let c = -1;
+    if (value !== null) {
+      const known = this.index.get(value);
+      if (known === undefined) {
+        c = this.dict.length;
+        this.dict.push(value);
+        this.index.set(value, c);
+      } else c = known;
+    }
+    this.codes.fill(c, this.at, this.at + count);
+    this.at += count;
+  }
+
+  build(): Column {
+    return { name: this.name, type: "VARCHAR", codes: this.codes, dict: this.dict };
+  }
+}
+
 /** Keeps the rows whose index is in `rows` (in that order): used to split a table by partition. */
 export function takeRows(table: ColumnTable, rows: Int32Array): ColumnTable {
   const columns = table.columns.map((col): Column => {

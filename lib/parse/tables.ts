@@ -13,7 +13,7 @@
  * twice. The multi-profile _prof.nc/_Sprof.nc repeat the single-profile files.
  */
 import { NO_QC, type FloatMeta, type ParameterColumns, type ParameterInfo, type Profile } from "../argo/schema.ts";
-import { type Column, type ColumnTable, NULL_I8, stringColumn } from "../lake/columns.ts";
+import { type Column, type ColumnTable, NULL_I8, StringColumnBuilder, stringColumn } from "../lake/columns.ts";
 import {
   CORE_PARAMETERS,
   CORE_UNITS,
@@ -174,14 +174,10 @@ const fileMetadata = tableFileMetadata;
 /** Fills per-level string and number columns from per-profile values. */
 function levelFiller<R extends { profile: Profile }>(group: readonly R[], n: number) {
   return {
-    str(f: (r: R) => string | null): string[] {
-      const out = new Array<string | null>(n);
-      let at = 0;
-      for (const r of group) {
-        out.fill(f(r), at, at + r.profile.nLevels);
-        at += r.profile.nLevels;
-      }
-      return out as string[];
+    str(name: string, f: (r: R) => string | null): Column {
+      const out = new StringColumnBuilder(name, n);
+      for (const r of group) out.add(f(r), r.profile.nLevels);
+      return out.build();
     },
     num<A extends Float64Array | Int32Array | Int16Array | Int8Array>(out: A, f: (p: Profile) => number): A {
       let at = 0;
@@ -207,11 +203,11 @@ function measurementTable(group: Row[], attrs: ParameterAttributes): ColumnTable
     at += r.profile.nLevels;
   }
   const byName: Record<string, Column> = {
-    float_id: stringColumn("float_id", fill.str((r) => r.profile.floatId)),
+    float_id: fill.str("float_id", (r) => r.profile.floatId),
     cycle_number: { name: "cycle_number", type: "INTEGER", data: fill.num(new Int32Array(n), (p) => p.cycleNumber) },
-    direction: stringColumn("direction", fill.str((r) => r.profile.direction)),
+    direction: fill.str("direction", (r) => r.profile.direction),
     profile_index: { name: "profile_index", type: "SMALLINT", data: fill.num(new Int16Array(n), (p) => p.profileIndex) },
-    data_mode: stringColumn("data_mode", fill.str((r) => r.profile.dataMode)),
+    data_mode: fill.str("data_mode", (r) => r.profile.dataMode),
     time: { name: "time", type: "TIMESTAMPTZ", data: fill.num(new Float64Array(n), timeMicros) },
     juld_qc: { name: "juld_qc", type: "TINYINT", data: fill.num(new Int8Array(n), (p) => p.timeQc ?? NULL_I8) },
     latitude: { name: "latitude", type: "DOUBLE", data: fill.num(new Float64Array(n), (p) => p.latitude ?? NaN) },
@@ -219,8 +215,8 @@ function measurementTable(group: Row[], attrs: ParameterAttributes): ColumnTable
     position_qc: { name: "position_qc", type: "TINYINT", data: fill.num(new Int8Array(n), (p) => p.positionQc ?? NULL_I8) },
     level: { name: "level", type: "INTEGER", data: level },
     depth_m: { name: "depth_m", type: "DOUBLE", data: depth },
-    source_file: stringColumn("source_file", fill.str((r) => r.cycle.coreFile)),
-    bgc_source_file: stringColumn("bgc_source_file", fill.str((r) => r.cycle.bgcFile)),
+    source_file: fill.str("source_file", (r) => r.cycle.coreFile),
+    bgc_source_file: fill.str("bgc_source_file", (r) => r.cycle.bgcFile),
     date_update: { name: "date_update", type: "TIMESTAMPTZ", data: fill.num(new Float64Array(n), (p) => micros(p.sources[0]?.dateUpdate)) },
   };
   const metadata = fileMetadata("measurements");
@@ -234,7 +230,7 @@ function measurementTable(group: Row[], attrs: ParameterAttributes): ColumnTable
     const qc = new Int8Array(n);
     const rawQc = new Int8Array(n);
     const adjustedQc = new Int8Array(n);
-    const modes = new Array<string | null>(n);
+    const modes = new StringColumnBuilder(`${name}_mode`, n);
     let off = 0;
     for (const r of group) {
       const k = r.profile.nLevels;
@@ -246,7 +242,7 @@ function measurementTable(group: Row[], attrs: ParameterAttributes): ColumnTable
       copyValues(p?.adjusted ?? null, adjusted, off, k);
       copyQc(p?.adjustedQc ?? null, adjustedQc, off, k);
       copyValues(p?.adjustedError ?? null, error, off, k);
-      modes.fill(p?.dataMode ?? null, off, off + k);
+      modes.add(p?.dataMode ?? null, k);
       off += k;
     }
     byName[name] = { name, type: "FLOAT", data: best };
@@ -256,7 +252,7 @@ function measurementTable(group: Row[], attrs: ParameterAttributes): ColumnTable
     byName[`${name}_adjusted`] = { name: `${name}_adjusted`, type: "FLOAT", data: adjusted };
     byName[`${name}_adjusted_qc`] = { name: `${name}_adjusted_qc`, type: "TINYINT", data: adjustedQc };
     byName[`${name}_adjusted_error`] = { name: `${name}_adjusted_error`, type: "FLOAT", data: error };
-    byName[`${name}_mode`] = stringColumn(`${name}_mode`, modes);
+    byName[`${name}_mode`] = modes.build();
     const info = attrs.get("measurements")!.get(argoName);
     if (info?.units) for (const c of [name, `${name}_raw`, `${name}_adjusted`, `${name}_adjusted_error`]) metadata[`${c}.units`] = info.units;
     if (info?.longName) metadata[`${name}.long_name`] = info.longName;
@@ -280,46 +276,90 @@ function hasLevel(p: ParameterColumns, i: number): boolean {
  */
 function longTable(group: { profile: Profile; file: string | null }[], table: "bgc_measurements" | "synthetic", attrs: ParameterAttributes): ColumnTable {
   const core = new Set(CORE_PARAMETERS.map((p) => p.toUpperCase()));
-  type Cell = { r: { profile: Profile; file: string | null }; p: ParameterColumns; i: number };
-  const cells: Cell[] = [];
+  // One run per profile and parameter: the levels where the parameter holds anything.
+  type Run = { r: { profile: Profile; file: string | null }; p: ParameterColumns; levels: Int32Array };
+  const runs: Run[] = [];
+  let n = 0;
   for (const r of group) {
     const names = Object.keys(r.profile.parameters).filter((k) => table === "synthetic" || !core.has(k)).sort();
+    const kept = new Int32Array(r.profile.nLevels);
     for (const name of names) {
       const p = r.profile.parameters[name]!;
-      for (let i = 0; i < r.profile.nLevels; i++) if (hasLevel(p, i)) cells.push({ r, p, i });
+      let k = 0;
+      for (let i = 0; i < r.profile.nLevels; i++) if (hasLevel(p, i)) kept[k++] = i;
+      if (k === 0) continue;
+      runs.push({ r, p, levels: kept.slice(0, k) });
+      n += k;
     }
   }
-  const n = cells.length;
-  const num = <A extends Float64Array | Float32Array | Int32Array | Int16Array | Int8Array>(out: A, f: (c: Cell) => number) => {
-    for (let k = 0; k < n; k++) out[k] = f(cells[k]!);
-    return out;
-  };
-  const str = (name: string, f: (c: Cell) => string | null) => stringColumn(name, cells.map(f));
   const qc = (q: number | undefined) => (q === undefined || q === NO_QC ? NULL_I8 : q);
   const v = (x: number | undefined) => (x === undefined ? NaN : x);
+  const cycle = new Int32Array(n);
+  const profileIndex = new Int16Array(n);
+  const level = new Int32Array(n);
+  const pres = new Float32Array(n);
+  const value = new Float64Array(n);
+  const qcs = new Int8Array(n);
+  const raw = new Float64Array(n);
+  const rawQc = new Int8Array(n);
+  const adjusted = new Float64Array(n);
+  const adjustedQc = new Int8Array(n);
+  const adjustedError = new Float64Array(n);
+  const dpres = new Float32Array(n);
+  const strings = ["float_id", "direction", "parameter", "mode", "value_type", "source_file"] as const;
+  const str = Object.fromEntries(strings.map((name) => [name, new StringColumnBuilder(name, n)])) as Record<(typeof strings)[number], StringColumnBuilder>;
+  let at = 0;
+  for (const { r, p, levels } of runs) {
+    const k = levels.length;
+    const prof = r.profile;
+    cycle.fill(prof.cycleNumber, at, at + k);
+    profileIndex.fill(prof.profileIndex, at, at + k);
+    str.float_id.add(prof.floatId, k);
+    str.direction.add(prof.direction, k);
+    str.parameter.add(p.name, k);
+    str.mode.add(p.dataMode, k);
+    str.value_type.add(p.raw instanceof Float64Array ? "double" : "float", k);
+    str.source_file.add(r.file ?? baseName(p.sourceFile), k);
+    const presValues = prof.parameters["PRES"]?.value;
+    for (let j = 0; j < k; j++) {
+      const i = levels[j]!;
+      const o = at + j;
+      level[o] = prof.level[i]!;
+      pres[o] = v(presValues?.[i]);
+      value[o] = v(p.value[i]);
+      qcs[o] = qc(p.qc[i]);
+      raw[o] = v(p.raw[i]);
+      rawQc[o] = qc(p.rawQc[i]);
+      adjusted[o] = v(p.adjusted?.[i]);
+      adjustedQc[o] = qc(p.adjustedQc?.[i]);
+      adjustedError[o] = v(p.adjustedError?.[i]);
+      dpres[o] = v(p.dPres?.[i]);
+    }
+    at += k;
+  }
   const byName: Record<string, Column> = {
-    float_id: str("float_id", (c) => c.r.profile.floatId),
-    cycle_number: { name: "cycle_number", type: "INTEGER", data: num(new Int32Array(n), (c) => c.r.profile.cycleNumber) },
-    direction: str("direction", (c) => c.r.profile.direction),
-    profile_index: { name: "profile_index", type: "SMALLINT", data: num(new Int16Array(n), (c) => c.r.profile.profileIndex) },
-    level: { name: "level", type: "INTEGER", data: num(new Int32Array(n), (c) => c.r.profile.level[c.i]!) },
-    pres: { name: "pres", type: "FLOAT", data: num(new Float32Array(n), (c) => v(c.r.profile.parameters["PRES"]?.value[c.i])) },
-    parameter: str("parameter", (c) => c.p.name),
-    value: { name: "value", type: "DOUBLE", data: num(new Float64Array(n), (c) => v(c.p.value[c.i])) },
-    qc: { name: "qc", type: "TINYINT", data: num(new Int8Array(n), (c) => qc(c.p.qc[c.i])) },
-    raw: { name: "raw", type: "DOUBLE", data: num(new Float64Array(n), (c) => v(c.p.raw[c.i])) },
-    raw_qc: { name: "raw_qc", type: "TINYINT", data: num(new Int8Array(n), (c) => qc(c.p.rawQc[c.i])) },
-    adjusted: { name: "adjusted", type: "DOUBLE", data: num(new Float64Array(n), (c) => v(c.p.adjusted?.[c.i])) },
-    adjusted_qc: { name: "adjusted_qc", type: "TINYINT", data: num(new Int8Array(n), (c) => qc(c.p.adjustedQc?.[c.i])) },
-    adjusted_error: { name: "adjusted_error", type: "DOUBLE", data: num(new Float64Array(n), (c) => v(c.p.adjustedError?.[c.i])) },
-    mode: str("mode", (c) => c.p.dataMode),
-    value_type: str("value_type", (c) => (c.p.raw instanceof Float64Array ? "double" : "float")),
-    dpres: { name: "dpres", type: "FLOAT", data: num(new Float32Array(n), (c) => v(c.p.dPres?.[c.i])) },
-    source_file: str("source_file", (c) => c.r.file ?? baseName(c.p.sourceFile)),
+    float_id: str.float_id.build(),
+    cycle_number: { name: "cycle_number", type: "INTEGER", data: cycle },
+    direction: str.direction.build(),
+    profile_index: { name: "profile_index", type: "SMALLINT", data: profileIndex },
+    level: { name: "level", type: "INTEGER", data: level },
+    pres: { name: "pres", type: "FLOAT", data: pres },
+    parameter: str.parameter.build(),
+    value: { name: "value", type: "DOUBLE", data: value },
+    qc: { name: "qc", type: "TINYINT", data: qcs },
+    raw: { name: "raw", type: "DOUBLE", data: raw },
+    raw_qc: { name: "raw_qc", type: "TINYINT", data: rawQc },
+    adjusted: { name: "adjusted", type: "DOUBLE", data: adjusted },
+    adjusted_qc: { name: "adjusted_qc", type: "TINYINT", data: adjustedQc },
+    adjusted_error: { name: "adjusted_error", type: "DOUBLE", data: adjustedError },
+    mode: str.mode.build(),
+    value_type: str.value_type.build(),
+    dpres: { name: "dpres", type: "FLOAT", data: dpres },
+    source_file: str.source_file.build(),
   };
   const metadata = fileMetadata(table);
   // Units of `value` depend on the parameter: `parameter.<P>.units` for each parameter the file has.
-  for (const name of new Set(cells.map((c) => c.p.name))) {
+  for (const name of new Set(runs.map((run) => run.p.name))) {
     const info = attrs.get(table)!.get(name);
     if (info?.units) metadata[`parameter.${name}.units`] = info.units;
     if (info?.longName) metadata[`parameter.${name}.long_name`] = info.longName;
