@@ -127,6 +127,22 @@ function contract(kind: string, open: () => Promise<Harness>) {
       expect(await store.get("removed/missing.nc")).toBeNull();
     });
 
+    it("moves a local file in whole, replacing the object, and the file is gone; a missing file fails", async () => {
+      const scratch = await tempDir("lake-store-move-in");
+      try {
+        const file = join(scratch.path, "D13857_001.parquet");
+        await writeFile(file, bytes("new table"));
+        await store.put("parquet/t/dac=aoml/13857.parquet", bytes("old table"));
+        await store.moveIn("parquet/t/dac=aoml/13857.parquet", file);
+        expect(text(await store.get("parquet/t/dac=aoml/13857.parquet"))).toBe("new table");
+        expect(await readdir(scratch.path)).toEqual([]);
+        await expectLakeError(store.moveIn("parquet/t/dac=aoml/missing.parquet", file), /missing\.parquet/);
+        expect((await store.list("")).map((o) => o.key)).toEqual(["parquet/t/dac=aoml/13857.parquet"]);
+      } finally {
+        await scratch.cleanup();
+      }
+    });
+
     it("leaves no temporary object behind after a burst of writes", async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(`t/obj-${i % 5}`, bytes(`v${i}`))));
       const keys = ["t/obj-0", "t/obj-1", "t/obj-2", "t/obj-3", "t/obj-4"];

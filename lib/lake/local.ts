@@ -39,6 +39,30 @@ export class LocalLakeStore implements LakeStore {
     await this.atomically(key, (tmp) => copyFile(path, tmp));
   }
 
+  async moveIn(key: string, path: string): Promise<void> {
+    const target = this.path(key);
+    const folder = dirname(target);
+    try {
+      if (!this.folders.has(folder)) await mkdir(folder, { recursive: true });
+      try {
+        await rename(path, target);
+      } catch (err) {
+        // The folder may have been removed behind our back: make it again, once.
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !(await stat(path).catch(() => null))) throw err;
+        await mkdir(folder, { recursive: true });
+        await rename(path, target);
+      }
+      this.folders.add(folder);
+    } catch (err) {
+      // Another file system: copy, then remove.
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV") {
+        throw new LakeError(`cannot move ${path} to ${key} in the lake at ${this.localRoot}: ${(err as Error).message}`, { file: key }, { cause: err });
+      }
+      await this.putFile(key, path);
+      await rm(path, { force: true });
+    }
+  }
+
   private async atomically(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const target = this.path(key);
     const tmp = join(dirname(target), `.${randomBytes(6).toString("hex")}${TMP_SUFFIX}`);

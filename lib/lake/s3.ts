@@ -1,6 +1,6 @@
 /** The lake on an S3 prefix, through @aws-sdk/client-s3. */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -69,6 +69,11 @@ export class S3LakeStore implements LakeStore {
       this.fail("write", key, err);
     }
     await this.put(key, body);
+  }
+
+  async moveIn(key: string, path: string): Promise<void> {
+    await this.putFile(key, path);
+    await rm(path, { force: true });
   }
 
   async stat(key: string): Promise<LakeObject | null> {

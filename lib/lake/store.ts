@@ -27,6 +27,11 @@ export interface LakeStore {
   put(key: string, body: Uint8Array): Promise<void>;
   /** Stores the bytes of a local file whole and atomically. */
   putFile(key: string, path: string): Promise<void>;
+  /**
+   * Stores a local file whole and atomically and removes it: one rename on a
+   * local lake on the same file system (no copy), else putFile, then removal.
+   */
+  moveIn(key: string, path: string): Promise<void>;
   stat(key: string): Promise<LakeObject | null>;
   /** Every object whose key starts with `prefix` (a folder ends with "/"), sorted by key. */
   list(prefix: string): Promise<LakeObject[]>;

@@ -294,7 +294,7 @@ async function parseOne(
     throw new ParseError(`float ${ref.wmo} (${ref.dac}) refused: ${outcome.refused}; its last good tables stay`, { floatId: ref.wmo });
   }
   try {
-    for (const w of outcome.written) await store.putFile(w.key, w.path);
+    for (const w of outcome.written) await store.moveIn(w.key, w.path);
   } finally {
     await Promise.all(outcome.written.map((w) => rm(w.path, { force: true })));
   }
