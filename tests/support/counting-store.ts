@@ -42,6 +42,9 @@ export class CountingStore implements LakeStore {
   putFile(key: string, path: string) {
     return this.inner.putFile(key, path);
   }
+  moveIn(key: string, path: string) {
+    return this.inner.moveIn(key, path);
+  }
   stat(key: string) {
     return this.inner.stat(key);
   }
