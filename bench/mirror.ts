@@ -57,16 +57,14 @@ interface FixtureFile {
   at: number[];
 }
 
-/** A fixture float: its files and its rows of each index. */
+/** A fixture float and its files. */
 export interface FixtureFloat {
   dac: string;
   wmo: string;
   files: FixtureFile[];
-  /** Index rows (whole lines) of this float, by index. */
-  rows: Record<IndexKind, string[]>;
 }
 
-/** One index file of the fixtures: its header lines and whether it comes gzipped. */
+/** One index file: its header lines and whether it comes plain, gzipped or both. */
 interface IndexTemplate {
   kind: IndexKind;
   head: string[];
@@ -158,24 +156,9 @@ function floatOfRow(row: string): string {
   return row.slice(0, b);
 }
 
-/** Reads the fixture floats and index templates: every file once, and its id's offsets once. */
-export async function loadFixtures(opts: MirrorOptions = {}): Promise<{ floats: FixtureFloat[]; indexes: IndexTemplate[]; leftOut: string[] }> {
+/** Reads the fixture floats: every file once, and its id's offsets once. */
+export async function loadFixtures(opts: MirrorOptions = {}): Promise<{ floats: FixtureFloat[]; leftOut: string[] }> {
   const root = opts.fixtures ?? FIXTURE_GDAC;
-  const indexes: IndexTemplate[] = [];
-  const rowsOf = new Map<string, Record<IndexKind, string[]>>();
-  for (const kind of INDEX_KINDS) {
-    const name = INDEX_NAMES[kind];
-    const text = await readText(join(root, name));
-    if (text === null) continue;
-    const { head, rows } = splitIndex(text);
-    indexes.push({ kind, head, plain: existsSync(join(root, name)), gz: existsSync(join(root, name + ".gz")) });
-    for (const row of rows) {
-      const key = floatOfRow(row);
-      let r = rowsOf.get(key);
-      if (!r) rowsOf.set(key, r = { core: [], bio: [], synthetic: [], meta: [] });
-      r[kind].push(row);
-    }
-  }
   const floats: FixtureFloat[] = [];
   const leftOut: string[] = [];
   for (const dac of (await readdir(join(root, "dac"))).sort()) {
@@ -197,10 +180,10 @@ export async function loadFixtures(opts: MirrorOptions = {}): Promise<{ floats: 
         leftOut.push(`${dac}/${wmo}: ${why}`);
         continue;
       }
-      floats.push({ dac, wmo, files, rows: rowsOf.get(`${dac}/${wmo}`) ?? { core: [], bio: [], synthetic: [], meta: [] } });
+      floats.push({ dac, wmo, files });
     }
   }
-  return { floats, indexes, leftOut };
+  return { floats, leftOut };
 }
 
 /**
@@ -243,6 +226,31 @@ function rowFor(row: string, from: string, to: string): string {
   return row.slice(0, comma).replaceAll(from, to) + row.slice(comma);
 }
 
+/**
+ * Writes the index files of a mirror made of another mirror's floats under
+ * new ids (`copies`: base float -> the new float), from that mirror's current
+ * index files: its header lines, each base float's rows with the id replaced
+ * in the path, floats ordered by DAC and WMO.
+ */
+export async function replicateIndexes(base: string, dir: string, copies: readonly { from: MirrorFloat; to: MirrorFloat }[]): Promise<void> {
+  for (const kind of INDEX_KINDS) {
+    const text = await readText(join(base, INDEX_NAMES[kind]));
+    if (text === null) continue;
+    const { head, rows } = splitIndex(text);
+    const rowsOf = new Map<string, string[]>();
+    for (const row of rows) {
+      const f = floatOfRow(row);
+      if (!rowsOf.has(f)) rowsOf.set(f, []);
+      rowsOf.get(f)!.push(row);
+    }
+    const ordered = [...copies].sort((a, b) => (a.to.dac === b.to.dac ? (a.to.wmo < b.to.wmo ? -1 : 1) : a.to.dac < b.to.dac ? -1 : 1));
+    const lines = [...head];
+    for (const c of ordered) for (const row of rowsOf.get(`${c.from.dac}/${c.from.wmo}`) ?? []) lines.push(rowFor(row, c.from.wmo, c.to.wmo));
+    const t: IndexTemplate = { kind, head, plain: existsSync(join(base, INDEX_NAMES[kind])), gz: existsSync(join(base, INDEX_NAMES[kind] + ".gz")) };
+    await writeIndex(dir, t, lines);
+  }
+}
+
 /** Writes an index text as the fixtures have it (plain and/or gzipped), each atomically. */
 async function writeIndex(dir: string, t: IndexTemplate, lines: string[]): Promise<void> {
   const text = Buffer.from(lines.join("\n") + "\n", "latin1");
@@ -262,7 +270,7 @@ async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
  */
 export async function buildMirror(dir: string, n: number, opts: MirrorOptions = {}): Promise<MirrorInfo> {
   const t0 = performance.now();
-  const { floats: fixtures, indexes, leftOut } = await loadFixtures(opts);
+  const { floats: fixtures, leftOut } = await loadFixtures(opts);
   if (fixtures.length === 0) throw new Error(`no fixture floats under ${opts.fixtures ?? FIXTURE_GDAC}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -282,12 +290,8 @@ export async function buildMirror(dir: string, n: number, opts: MirrorOptions = 
     }
     opts.onProgress?.(++done, n);
   });
-  const ordered = [...floats].sort((a, b) => (a.dac === b.dac ? (a.wmo < b.wmo ? -1 : 1) : a.dac < b.dac ? -1 : 1));
-  for (const t of indexes) {
-    const lines = [...t.head];
-    for (const f of ordered) for (const row of f.fixture.rows[t.kind]) lines.push(rowFor(row, f.source, f.wmo));
-    await writeIndex(dir, t, lines);
-  }
+  const base = opts.fixtures ?? FIXTURE_GDAC;
+  await replicateIndexes(base, dir, floats.map((f) => ({ from: { dac: f.dac, wmo: f.source, source: f.source }, to: f })));
   return {
     dir,
     floats: floats.map(({ dac, wmo, source }) => ({ dac, wmo, source })),
@@ -308,6 +312,8 @@ export interface TouchOptions {
   seed?: number;
   /** The time written as date_update and DATE_UPDATE (default now). */
   now?: number;
+  /** Only floats ("dac/wmo") this accepts are changed (default: any). */
+  eligible?: (float: string) => boolean;
 }
 
 export interface TouchResult {
@@ -360,9 +366,10 @@ export async function touch(dir: string, fraction: number, opts: TouchOptions = 
     if (spans.at(-1)?.float === f) spans.at(-1)!.to = i + 1;
     else spans.push({ float: f, from: i, to: i + 1 });
   });
-  const count = fraction <= 0 ? 0 : Math.max(1, Math.round(fraction * spans.length));
+  const eligible = opts.eligible ? spans.filter((s) => opts.eligible!(s.float)) : spans;
+  const count = fraction <= 0 || eligible.length === 0 ? 0 : Math.min(eligible.length, Math.max(1, Math.round(fraction * spans.length)));
   const picked = new Set<number>();
-  for (let k = 0; k < count; k++) picked.add((Math.floor(((k + 0.5) * spans.length) / count) + (opts.seed ?? 0)) % spans.length);
+  for (let k = 0; k < count; k++) picked.add((Math.floor(((k + 0.5) * eligible.length) / count) + (opts.seed ?? 0)) % eligible.length);
   const result: TouchResult = { changed: [] };
   const inserts = new Map<number, string>();
   const setUpdate = (row: string) => {
@@ -370,7 +377,7 @@ export async function touch(dir: string, fraction: number, opts: TouchOptions = 
     cells[updateCol] = stamp;
     return cells.join(",");
   };
-  for (const s of [...picked].sort((a, b) => a - b).map((i) => spans[i]!)) {
+  for (const s of [...picked].sort((a, b) => a - b).map((i) => eligible[i]!)) {
     const [dac, wmo] = s.float.split("/") as [string, string];
     let last = -1, lastCycle = -1, maxCycle = -1;
     for (let i = s.from; i < s.to; i++) {

@@ -7,7 +7,7 @@
  * and each query's time on both, with the ratio. Goal (issue 15): each query
  * < 1 s on the compacted lake and >= 3x faster than on the per-float files.
  *
- *   npx tsx bench/query-scale.ts [--rows 100000000] [--dir /tmp/bench-query-scale] [--keep] [--reuse] [--runs 5]
+ *   npx tsx bench/query-scale.ts [--rows 100000000] [--dir /tmp/bench-query-scale] [--keep] [--reuse] [--runs 5] [--processes 3]
  *
  * The rows are the fixture lake's real measurements and profiles (the 15
  * fixture floats parsed by the real parser), multiplied by DuckDB: synthetic
@@ -15,25 +15,26 @@
  * by 1000 per copy), under its own WMO id, with times moved to start in
  * 2000 + s mod 20 (the template's span squeezed to at most three years, 60
  * days between copies) and positions moved per float, so rows spread over
- * years, DACs and the globe. --reuse keeps a lake built by an earlier --keep
- * run (same --dir) and only runs the queries.
+ * years, DACs and the globe.
  *
- * Compaction: lib/lake/compact.ts when it exports compactLake; otherwise the
- * layout it writes, made here with DuckDB: per table and (dac, year), one
- * COPY ordered by float_id, time, cycle_number, direction, profile_index,
- * level into part-<commit>-<n>.parquet, and the live list written with
- * lib/lake/live.ts writeLiveList.
+ * The compacted lake is the per-float one compacted by the real compaction
+ * (lib/lake/compact.ts runCompact, default settings, the grace set to 0 so
+ * the folded staging files are collected at once). --reuse keeps the lakes
+ * an earlier --keep run built (same --dir) and builds only what is missing.
  */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 import { createLakeViews, type DuckSession, openDuckDB } from "../lib/duckdb.ts";
-import { parseTableFileKey, partitionPrefix, segmentKey } from "../lib/lake/layout.ts";
-import { emptyLiveList, type LiveList, writeLiveList } from "../lib/lake/live.ts";
+import { loadConfig } from "../lib/config.ts";
+import { type CompactStats, runCompact } from "../lib/lake/compact.ts";
+import { parseTableFileKey, partitionFileKey } from "../lib/lake/layout.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
+import { createLogger } from "../lib/log.ts";
 import { hiveTypesSql } from "../lake/views.ts";
 import { parsedFixtureLake } from "./fixture-lake.ts";
 
@@ -51,6 +52,7 @@ function args() {
     keep: a.includes("--keep") || a.includes("--reuse"),
     reuse: a.includes("--reuse"),
     runs: Number(get("--runs") ?? 5),
+    parts: Number(get("--processes") ?? 3),
   };
 }
 
@@ -64,12 +66,6 @@ const LEVEL_ORDER: Record<(typeof TABLES)[number], string> = {
   measurements: "cycle_number, direction, profile_index, level",
   profiles: "cycle_number, direction, profile_index",
 };
-/** The row order of a segment (the layout's: float, time, then the level key). */
-const SEGMENT_ORDER: Record<(typeof TABLES)[number], string> = {
-  measurements: "float_id, time, cycle_number, direction, profile_index, level",
-  profiles: "float_id, time, cycle_number, direction, profile_index",
-};
-
 /** The README's three queries (its Benchmarks section, bench/lake.ts). */
 const queries = (floatId: string) => [
   {
@@ -99,111 +95,114 @@ async function dirSize(dir: string): Promise<{ files: number; bytes: number }> {
 }
 
 /** A session with a memory ceiling and a spill folder (the machine is shared). */
-async function session(tmp: string): Promise<DuckSession> {
-  const s = await openDuckDB();
+async function session(tmp: string, threads?: number): Promise<DuckSession> {
+  const s = await openDuckDB({ threads });
   await s.run(`SET memory_limit = '3GB'`);
   await s.run(`SET temp_directory = '${tmp}'`);
   await s.run(`SET preserve_insertion_order = false`);
   return s;
 }
 
+type Template = { float_id: string; n: string; t0: number; squeeze: number };
+
+/** Loads the fixture lake's rows as templates (tm, tp) and describes each template float; with how many floats make `target` rows. */
+async function templates(s: DuckSession, fixture: string, target: number): Promise<{ tpl: Template[]; floats: number }> {
+  const read = (table: string) =>
+    `read_parquet('${fixture}/parquet/${table}/**/*.parquet', hive_partitioning = true, hive_types = ${hiveTypesSql(table as "measurements")})`;
+  await s.run(`CREATE TEMP TABLE tm AS SELECT * FROM ${read("measurements")} WHERE time IS NOT NULL`);
+  await s.run(`CREATE TEMP TABLE tp AS SELECT * FROM ${read("profiles")} WHERE time IS NOT NULL`);
+  // Per template: its float, rows, first time and the factor squeezing its span to <= 3 years.
+  const tpl = (await s.all(`SELECT float_id, count(*) AS n, min(epoch(time)) AS t0,
+      least(1, 3 * 31557600 / greatest(1, max(epoch(time)) - min(epoch(time)))) AS squeeze
+    FROM tm GROUP BY float_id ORDER BY float_id`)) as Template[];
+  let floats = 0;
+  for (let rows = 0; rows < target; floats++) rows += Number(tpl[floats % tpl.length]!.n) * REPS;
+  return { tpl, floats };
+}
+
 /**
- * The per-float lake: float s copies template s mod 15 REPS times; one file
- * per float and (dac, year), as parse names them, one COPY per float and
- * table (a partitioned COPY of thousands of partitions writes several files
- * per partition, one per thread).
+ * The per-float lake, share `part` of `parts`: float f (f mod parts = part)
+ * copies template f mod 15 REPS times; one file per float and (dac, year),
+ * as parse names them.
  */
-async function buildStaging(fixture: string, root: string, target: number, tmp: string): Promise<{ floats: number; floatId: string }> {
-  const s = await session(tmp);
+async function writeStagingShare(fixture: string, root: string, target: number, tmp: string, part: number, parts: number): Promise<void> {
+  // Small statements, one float at a time: one thread each (the shares run side by side).
+  const s = await session(tmp, 1);
   try {
-    const read = (table: string) =>
-      `read_parquet('${fixture}/parquet/${table}/**/*.parquet', hive_partitioning = true, hive_types = ${hiveTypesSql(table as "measurements")})`;
-    await s.run(`CREATE TEMP TABLE tm AS SELECT * FROM ${read("measurements")} WHERE time IS NOT NULL`);
-    await s.run(`CREATE TEMP TABLE tp AS SELECT * FROM ${read("profiles")} WHERE time IS NOT NULL`);
-    // Templates: number, float, rows, first time and the factor squeezing its span to <= 3 years.
-    await s.run(`CREATE TEMP TABLE tpl AS
-      SELECT row_number() OVER (ORDER BY float_id) - 1 AS t, float_id, count(*) AS n,
-             min(epoch(time)) AS t0, least(1, 3 * 31557600 / greatest(1, max(epoch(time)) - min(epoch(time)))) AS squeeze
-      FROM tm GROUP BY float_id`);
-    const tpl = (await s.all("SELECT t, float_id, n, t0, squeeze FROM tpl ORDER BY t")) as { float_id: string; n: string; t0: number; squeeze: number }[];
-    let floats = 0;
-    for (let rows = 0; rows < target; floats++) rows += Number(tpl[floats % tpl.length]!.n) * REPS;
-    log(`staging lake: ${floats} floats x ${REPS} copies of ${tpl.length} templates' real rows`);
+    const { tpl, floats } = await templates(s, fixture, target);
     for (const table of TABLES) {
-      const out = join(root, "parquet", table);
-      await mkdir(out, { recursive: true });
       const src = table === "measurements" ? "tm" : "tp";
-      log(`staging lake: writing ${table}, one COPY per float ...`);
-      for (let f = 0; f < floats; f++) {
+      for (let f = part; f < floats; f += parts) {
         const t = tpl[f % tpl.length]!;
         const wmo = String(3_000_000 + f);
         const start = 946684800 + (f % 20) * 31557600;
         const dlat = (((f * 7) % 13) - 6) * 5, dlon = (((f * 11) % 17) - 8) * 10;
         const newTime = `to_timestamp(${start} + (epoch(m.time) - ${t.t0}) * ${t.squeeze} + k * ${SPACING_DAYS} * 86400)`;
-        await s.run(`COPY (
+        // One float's rows in a temporary table, then one plain COPY per partition: a partitioned COPY
+        // costs several times more per file.
+        await s.run(`CREATE OR REPLACE TEMP TABLE cur AS
             SELECT m.* EXCLUDE (dac, year) REPLACE ('${wmo}' AS float_id, m.cycle_number + k * 1000 AS cycle_number, ${newTime} AS time,
                      greatest(-89.9, least(89.9, m.latitude + ${dlat})) AS latitude,
                      ((m.longitude + ${dlon} + 540) % 360) - 180 AS longitude),
                    m.dac, CAST(year(${newTime}) AS INTEGER) AS year
             FROM ${src} m CROSS JOIN range(${REPS}) r(k)
-            WHERE m.float_id = '${t.float_id}'
-            ORDER BY ${LEVEL_ORDER[table]}
-          ) TO '${out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dac, year), FILENAME_PATTERN '${wmo}_{i}', OVERWRITE_OR_IGNORE true)`);
-        if ((f + 1) % 200 === 0) log(`  ${table}: ${f + 1}/${floats} floats`);
-      }
-      // DuckDB names the files <wmo>_0.parquet: rename them to the layout's <wmo>.parquet.
-      for (const e of await readdir(out, { recursive: true, withFileTypes: true })) {
-        if (!e.isFile()) continue;
-        const m = /^(\d+)_0\.parquet$/.exec(e.name);
-        if (!m) throw new Error(`unexpected file ${join(e.parentPath, e.name)}: one file per float and partition expected`);
-        await rename(join(e.parentPath, e.name), join(e.parentPath, `${m[1]}.parquet`));
+            WHERE m.float_id = '${t.float_id}'`);
+        for (const { dac, year } of (await s.all("SELECT DISTINCT dac, year FROM cur")) as { dac: string; year: number }[]) {
+          const path = join(root, partitionFileKey(table, dac, year, wmo));
+          await mkdir(dirname(path), { recursive: true });
+          await s.run(`COPY (SELECT * EXCLUDE (dac, year) FROM cur WHERE year = ${year} ORDER BY ${LEVEL_ORDER[table]})
+            TO '${path}' (FORMAT parquet, COMPRESSION zstd)`);
+        }
+        if (part === 0 && Math.floor(f / parts) % 100 === 99) log(`  ${table}: ${f + 1}/${floats} floats`);
       }
     }
-    // The one-float query asks for a float of the template whose row count is nearest the mean (a typical float).
-    const mean = tpl.reduce((a, x) => a + Number(x.n), 0) / tpl.length;
-    const typical = tpl.reduce((a, x) => (Math.abs(Number(x.n) - mean) < Math.abs(Number(a.n) - mean) ? x : a));
-    return { floats, floatId: String(3_000_000 + tpl.indexOf(typical)) };
   } finally {
     s.close();
   }
 }
 
+/** The per-float lake, written by `parts` processes side by side; its float count and a typical float for the one-float query. */
+async function buildStaging(fixture: string, root: string, target: number, tmp: string, parts: number): Promise<{ floats: number; floatId: string }> {
+  const s = await session(tmp, 1);
+  const { tpl, floats } = await templates(s, fixture, target).finally(() => s.close());
+  log(`staging lake: ${floats} floats x ${REPS} copies of ${tpl.length} templates' real rows, ${parts} processes`);
+  await Promise.all(Array.from({ length: parts }, async (_, p) => {
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--staging-share", fixture, root, String(target), tmp, String(p), String(parts)], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    if (code !== 0) throw new Error(`staging share ${p} exited ${code}`);
+  }));
+  // The one-float query asks for a float of the template whose row count is nearest the mean (a typical float).
+  const mean = tpl.reduce((a, x) => a + Number(x.n), 0) / tpl.length;
+  const typical = tpl.reduce((a, x) => (Math.abs(Number(x.n) - mean) < Math.abs(Number(a.n) - mean) ? x : a));
+  return { floats, floatId: String(3_000_000 + tpl.indexOf(typical)) };
+}
+
 /**
- * The compacted lake: the staging lake's rows, per table and (dac, year),
- * in segments sorted by float and time, committed in the live list.
+ * The compacted lake: the staging lake's files hard-linked into a new lake,
+ * compacted by the real compaction (lib/lake/compact.ts runCompact), then
+ * garbage-collected at once (COMPACT_GRACE=0) so the folded staging files
+ * are gone and only segments remain.
  */
-async function buildCompacted(staging: string, root: string, tmp: string): Promise<void> {
-  const s = await session(tmp);
+async function buildCompacted(staging: string, root: string): Promise<CompactStats> {
+  for (const e of await readdir(join(staging, "parquet"), { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const to = join(root, join(e.parentPath, e.name).slice(staging.length + 1));
+    await mkdir(dirname(to), { recursive: true });
+    await link(join(e.parentPath, e.name), to);
+  }
+  const config = loadConfig({ env: { LAKE_URL: root, COMPACT_GRACE: "0", LOG_LEVEL: "error" }, envFile: "/nonexistent/.env" });
   const store = new LocalLakeStore(root);
-  const live: LiveList = { ...emptyLiveList(), commit: 1, committed_at: new Date().toISOString(), run_id: "bench-query-scale" };
+  const logger = createLogger({ level: "error" });
   try {
-    for (const table of TABLES) {
-      const parts = new Map<string, { dac: string; year: string | null; files: string[] }>();
-      for (const e of await readdir(join(staging, "parquet", table), { recursive: true, withFileTypes: true })) {
-        if (!e.isFile()) continue;
-        const key = join(e.parentPath, e.name).slice(staging.length + 1);
-        const k = parseTableFileKey(key);
-        if (!k) throw new Error(`not a staging file: ${key}`);
-        const p = partitionPrefix(table, k.dac, k.year);
-        if (!parts.has(p)) parts.set(p, { dac: k.dac, year: k.year, files: [] });
-        parts.get(p)!.files.push(join(staging, key));
-      }
-      log(`compacted lake: ${table}: ${parts.size} partitions ...`);
-      for (const p of [...parts.values()].sort((a, b) => (a.dac + a.year < b.dac + b.year ? -1 : 1))) {
-        const key = segmentKey(table, p.dac, p.year, live.commit, 0);
-        const path = join(root, key);
-        await mkdir(dirname(path), { recursive: true });
-        const files = p.files.sort().map((f) => `'${f}'`).join(", ");
-        await s.run(`COPY (SELECT * FROM read_parquet([${files}], hive_partitioning = false) ORDER BY ${SEGMENT_ORDER[table]})
-          TO '${path}' (FORMAT parquet, COMPRESSION zstd)`);
-        const [info] = await s.all(`SELECT count(*) AS rows, list(DISTINCT float_id ORDER BY float_id) AS floats FROM read_parquet('${path}')`);
-        live.tables[table].push({ key, size: (await stat(path)).size, rows: Number(info!.rows), floats: info!.floats as string[] });
-      }
-      live.tables[table].sort((a, b) => (a.key < b.key ? -1 : 1));
-    }
-    await writeLiveList(store, live);
+    const stats = await runCompact(config, store, logger);
+    // The commit's folded files are collected by the next run once the grace (0 s) is over.
+    const gc = await runCompact(config, store, logger);
+    const left = (await readdir(join(root, "parquet"), { recursive: true })).filter((f) => parseTableFileKey(`parquet/${f}`));
+    if (left.length) throw new Error(`compaction left ${left.length} staging files (e.g. ${left[0]}); deleted ${gc.files_deleted}`);
+    return stats;
   } finally {
-    s.close();
     await store.close();
   }
 }
@@ -249,14 +248,18 @@ async function main(): Promise<void> {
       const fixture = join(o.dir, "fixture");
       await parsedFixtureLake(repo, fixture);
       const t0 = performance.now();
-      const built = await buildStaging(fixture, staging, o.rows, tmp);
+      const built = await buildStaging(fixture, staging, o.rows, tmp, o.parts);
       log(`staging lake built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-      const t1 = performance.now();
-      await buildCompacted(staging, compacted, tmp);
-      log(`compacted lake built in ${((performance.now() - t1) / 1000).toFixed(0)} s`);
       await rm(tmp, { recursive: true, force: true });
       await rm(fixture, { recursive: true, force: true });
       await writeFile(described, JSON.stringify(built));
+    }
+    if (!(o.reuse && existsSync(join(compacted, "parquet", "_live.json")))) {
+      await rm(compacted, { recursive: true, force: true });
+      log("compacting a hard-linked copy of the per-float lake (lib/lake/compact.ts runCompact) ...");
+      const t1 = performance.now();
+      const c = await buildCompacted(staging, compacted);
+      log(`compacted in ${((performance.now() - t1) / 1000).toFixed(0)} s: ${c.partitions} partitions, ${c.segments_written} segments, ${c.rows} rows`);
     }
     const { floatId } = JSON.parse(await readFile(described, "utf8")) as { floatId: string };
     const sizes = { staging: await dirSize(join(staging, "parquet")), compacted: await dirSize(join(compacted, "parquet")) };
@@ -282,4 +285,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[2] === "--staging-share") {
+  const [fixture, root, target, tmp, part, parts] = process.argv.slice(3) as [string, string, string, string, string, string];
+  await writeStagingShare(fixture, root, Number(target), tmp, Number(part), Number(parts));
+} else await main();

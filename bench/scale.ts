@@ -42,8 +42,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -53,9 +53,21 @@ import { NetCDFReader } from "netcdfjs";
 
 import { createLakeViews, openDuckDB } from "../lib/duckdb.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
-import { RAW_DATA_PREFIX } from "../lib/lake/layout.ts";
+import {
+  LIVE_KEY,
+  manifestKey,
+  parseManifestKey,
+  parseRawKey,
+  parseSegmentKey,
+  parseStateKey,
+  parseTableFileKey,
+  parseTombstoneKey,
+  RAW_DATA_PREFIX,
+  segmentKey,
+} from "../lib/lake/layout.ts";
+import { readLiveList, writeLiveList } from "../lib/lake/live.ts";
 import { TABLES } from "../lake/schema.ts";
-import { buildMirror, type MirrorInfo, touch } from "./mirror.ts";
+import { buildMirror, type MirrorInfo, mirrorWmo, replicateIndexes, touch } from "./mirror.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const tsxLoader = pathToFileURL(resolve(repo, "node_modules", "tsx", "dist", "loader.mjs")).href;
@@ -177,8 +189,8 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** Deletes a Redis prefix's keys. */
-async function dropRedisPrefix(prefix: string): Promise<void> {
+/** Calls `work` on every batch of keys under a Redis prefix. */
+async function eachRedisBatch(prefix: string, work: (r: Redis, keys: string[]) => Promise<unknown>): Promise<void> {
   const r = new Redis("redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
   await r.connect();
   try {
@@ -186,12 +198,15 @@ async function dropRedisPrefix(prefix: string): Promise<void> {
     do {
       const [next, keys] = await r.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
       cursor = next;
-      if (keys.length) await r.del(...keys);
+      if (keys.length) await work(r, keys);
     } while (cursor !== "0");
   } finally {
     r.disconnect();
   }
 }
+
+/** Deletes a Redis prefix's keys. */
+const dropRedisPrefix = (prefix: string) => eachRedisBatch(prefix, (r, keys) => r.del(...keys));
 
 /** A lake with its mirror, database and Redis prefix, and how to run its stages. */
 interface Bed {
@@ -219,6 +234,12 @@ async function makeBed(root: string, label: string, mirror: string, workers: str
     ...(workers ? { MAX_WORKERS: workers } : {}),
   });
   return { label, mirror, lake, db, redisPrefix, env };
+}
+
+/** Removes a bed's mirror and lake (its database and Redis keys go at the end, with the others'). */
+async function removeBed(b: Bed): Promise<void> {
+  await rm(b.mirror, { recursive: true, force: true });
+  await rm(b.lake, { recursive: true, force: true });
 }
 
 async function dropBed(b: Bed): Promise<void> {
@@ -340,13 +361,14 @@ async function references(b: Bed, info: MirrorInfo, workers: number, root: strin
 }
 
 /** One lake size from an empty lake: first build, no-op, 1% changed, then the references. */
-async function runSize(n: number, root: string, workers: string | undefined): Promise<{ result: SizeResult; bed: Bed; info: MirrorInfo }> {
+async function runSize(n: number, root: string, workers: string | undefined, beds: Bed[]): Promise<{ result: SizeResult; bed: Bed; info: MirrorInfo }> {
   const label = String(n);
   const mirror = join(root, `gdac-${label}`);
   log(`${label}: building the mirror ...`);
   const info = await buildMirror(mirror, n);
   log(`${label}: mirror: ${info.floats.length} floats, ${info.files} files, ${(info.bytes / 1e6).toFixed(0)} MB in ${info.seconds.toFixed(1)} s`);
   const bed = await makeBed(root, label, mirror, workers);
+  beds.push(bed);
   const result: SizeResult = { label, floats: n, runs: {}, changed: 0, refs: [], notes: [] };
   result.runs["first build"] = await cycle(bed, "first build", root);
   result.runs["no-op"] = await cycle(bed, "no-op", root);
@@ -359,10 +381,157 @@ async function runSize(n: number, root: string, workers: string | undefined): Pr
   return { result, bed, info };
 }
 
+// ---- the GDAC-size lake ----
+
+/** Replaces a float's id in a text (a lake key or a JSON document), as a whole token. */
+function renameIn(text: string, from: string, to: string): string {
+  return text.replace(new RegExp(`(?<![0-9])${from}(?![0-9])`, "g"), to);
+}
+
+/** The float a lake key belongs to (raw file, manifest, parse state, staging file, tombstone); null for a lake-wide key. */
+function floatOfKey(key: string): string | null {
+  const direct = parseRawKey(key) ?? parseTableFileKey(key) ?? parseStateKey(key) ?? parseTombstoneKey(key);
+  if (direct) return direct.wmo;
+  const m = parseManifestKey(key);
+  if (!m) return null;
+  const head = manifestKey(m.dac, "").slice(0, -".json".length);
+  return key.slice(head.length, -".json".length);
+}
+
+/** Runs `work` over `items`, `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  }));
+}
+
+/** Hard-links `from` at `to` (its folder made first); an existing `to` is left as it is. */
+async function linkFile(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  await link(from, to).catch((e) => {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  });
+}
+
+/**
+ * Synthesises the GDAC-size lake from a base size's mirror, lake, database
+ * and Redis prefix after their runs (see the header). Float i < base size is
+ * base float i; float i >= base size is base float i mod base size under a
+ * new id. Returns the bed and whether a float ("dac/wmo") is a real one.
+ */
+async function synthesiseGdac(root: string, base: Bed, baseInfo: MirrorInfo, n: number): Promise<{ bed: Bed; real: (float: string) => boolean }> {
+  const label = `gdac${n}`;
+  const B = baseInfo.floats.length;
+  const copies = Array.from({ length: n }, (_, i) => {
+    const from = baseInfo.floats[i % B]!;
+    return { from, to: { ...from, wmo: i < B ? from.wmo : mirrorWmo(i, from.wmo.length) }, generation: Math.floor(i / B) };
+  });
+  const targets = new Map<string, string[]>();
+  for (const c of copies) targets.set(c.from.wmo, [...(targets.get(c.from.wmo) ?? []), c.to.wmo]);
+  const t0 = performance.now();
+  // The mirror: every base float's folder linked under each of its new ids, the indexes from the base mirror's.
+  const mirror = join(root, `gdac-${label}`);
+  await mkdir(mirror, { recursive: true });
+  log(`${label}: mirror: linking ${n} floats' files from the ${base.label} mirror ...`);
+  await inParallel(copies, 16, async (c) => {
+    const from = join(base.mirror, "dac", c.from.dac, c.from.wmo), to = join(mirror, "dac", c.to.dac, c.to.wmo);
+    for (const f of await walk(from)) await linkFile(f, join(to, renameIn(f.slice(from.length + 1), c.from.wmo, c.to.wmo)));
+  });
+  await replicateIndexes(base.mirror, mirror, copies);
+  // The lake: per-float objects of each base float copied for each of its new ids (JSON rewritten, data hard-linked).
+  const bed = await makeBed(root, label, mirror, base.env.MAX_WORKERS);
+  log(`${label}: lake: raw zone, manifests, parse states and staging Parquet of ${n} floats from the ${base.label} lake ...`);
+  const keys = (await walk(base.lake)).map((f) => f.slice(base.lake.length + 1));
+  await inParallel(keys, 16, async (key) => {
+    const src = join(base.lake, key);
+    const wmo = floatOfKey(key);
+    if (key === LIVE_KEY) return; // below: its segments are replicated
+    for (const to of wmo === null ? [null] : targets.get(wmo) ?? []) {
+      const dest = join(bed.lake, to === null ? key : renameIn(key, wmo!, to));
+      if (key.endsWith(".json")) {
+        await mkdir(dirname(dest), { recursive: true });
+        const text = await readFile(src, "utf8");
+        await writeFile(dest, to === null ? text : renameIn(text, wmo!, to));
+      } else await linkFile(src, dest);
+    }
+  });
+  // Committed segments: generation g's copy of each segment (a hard link) lists g's floats.
+  const live = await readLiveList(new LocalLakeStore(base.lake));
+  if (live.commit > 0) {
+    const generations = Math.ceil(n / B);
+    const place = new Map(baseInfo.floats.map((f, i) => [f.wmo, i]));
+    const gen = (g: number, wmo: string) => {
+      const i = (place.get(wmo) ?? n) + g * B;
+      return i < n ? copies[i]!.to.wmo : null;
+    };
+    for (const table of TABLES) {
+      const out = [];
+      for (const seg of live.tables[table]) {
+        out.push(seg);
+        const k = parseSegmentKey(seg.key)!;
+        for (let g = 1; g < generations; g++) {
+          const floats = seg.floats.map((w) => gen(g, w)).filter((w): w is string => w !== null);
+          if (floats.length === 0) continue;
+          const key = segmentKey(table, k.dac, k.year, k.commit, k.n + g * 2000);
+          await linkFile(join(base.lake, seg.key), join(bed.lake, key));
+          out.push({ ...seg, key, floats: floats.sort() });
+        }
+      }
+      live.tables[table] = out.sort((a, b) => (a.key < b.key ? -1 : 1));
+    }
+    const store = new LocalLakeStore(bed.lake);
+    await writeLiveList(store, live);
+    await store.close();
+  }
+  // Postgres and Redis: the base lake's, so load goes on from where the base lake's left off.
+  await admin(`DROP DATABASE IF EXISTS "${bed.db}" WITH (FORCE)`);
+  await admin(`CREATE DATABASE "${bed.db}" TEMPLATE "${base.db}"`);
+  await copyRedisPrefix(base.redisPrefix, bed.redisPrefix);
+  log(`${label}: synthesised in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  const real = new Set(baseInfo.floats.map((f) => `${f.dac}/${f.wmo}`));
+  return { bed, real: (f) => real.has(f) };
+}
+
+/** Copies every key under one Redis prefix to another (Redis COPY). */
+const copyRedisPrefix = (from: string, to: string) =>
+  eachRedisBatch(from, (r, keys) => {
+    const p = r.pipeline();
+    for (const k of keys) p.copy(k, to + k.slice(from.length), "REPLACE");
+    return p.exec();
+  });
+
+/** The GDAC-size runs: the generated lake's no-op and 1%-changed cycles (changed floats among the real ones). */
+async function runGdac(root: string, base: Bed, baseInfo: MirrorInfo, n: number, beds: Bed[]): Promise<SizeResult> {
+  const { bed, real } = await synthesiseGdac(root, base, baseInfo, n);
+  beds.push(bed);
+  const result: SizeResult = {
+    label: `${n.toLocaleString("en")} (GDAC-size, generated)`,
+    floats: n,
+    runs: {},
+    changed: 0,
+    refs: [],
+    notes: [`the ${n.toLocaleString("en")}-float lake is generated from the ${base.label} one (hard links, rewritten states); its first cycle after generation is not shown`],
+  };
+  // The first cycle after generation fetches the new index files (and loads nothing new): not a daily run.
+  await cycle(bed, "first build", root);
+  result.runs["no-op"] = await cycle(bed, "no-op", root);
+  const t = await touch(bed.mirror, 0.01, { eligible: real, seed: 1 });
+  result.changed = t.changed.length;
+  log(`${bed.label}: touched ${t.changed.length} floats`);
+  result.runs["1% changed"] = await cycle(bed, "1% changed", root);
+  const store = new LocalLakeStore(bed.lake);
+  const t0 = performance.now();
+  const keys = await store.list(RAW_DATA_PREFIX);
+  result.refs.push({ what: "list the raw zone", seconds: (performance.now() - t0) / 1000, detail: `${keys.length} files (LakeStore.list)` });
+  await store.close();
+  return result;
+}
+
 // ---- the table ----
 
 function printTable(results: SizeResult[]): void {
-  const cols = results.map((r) => `${r.label === String(r.floats) ? r.floats.toLocaleString("en") : r.label} floats`);
+  const cols = results.map((r) => (r.label === String(r.floats) ? `${r.floats.toLocaleString("en")} floats` : `${r.label} floats`.replace(" (GDAC-size, generated) floats", " floats (GDAC-size, generated)")));
   const lines: string[] = [];
   lines.push(`| stage | run | ${cols.join(" | ")} |`);
   lines.push(`|---|---|${cols.map(() => "---").join("|")}|`);
@@ -398,8 +567,10 @@ function printTable(results: SizeResult[]): void {
 function cell(r: SizeResult, phase: Phase, stage: Stage): string {
   const j = r.runs[phase]?.[stage];
   if (!j) return "-";
+  // A changed run's cost beyond the no-op, per changed float; the others' per float of the lake.
+  const noop = r.runs["no-op"]?.[stage];
   const per = phase === "1% changed"
-    ? `${(j.seconds / Math.max(1, r.changed) * 1000).toFixed(0)} ms/changed float`
+    ? (noop ? `${((j.seconds - noop.seconds) / Math.max(1, r.changed) * 1000).toFixed(0)} ms/changed float over the no-op` : "")
     : `${(j.seconds / r.floats * 1000).toFixed(1)} ms/float`;
   let extra = "";
   const s = j.stats ?? {};
@@ -407,7 +578,7 @@ function cell(r: SizeResult, phase: Phase, stage: Stage): string {
     extra = `, ${(s.profiles / j.seconds).toFixed(0)} profiles/s, ${((Number(s.bytes_in) || 0) / j.seconds / 1e6).toFixed(1)} MB/s`;
   }
   const bad = j.code === 0 ? "" : ` (exit ${j.code})`;
-  return `${j.seconds.toFixed(1)} s, ${per}, ${mb(j.rss)}${extra}${bad}`;
+  return `${j.seconds.toFixed(1)} s, ${per ? `${per}, ` : ""}${mb(j.rss)}${extra}${bad}`;
 }
 
 /** The issue's goals, checked against this run's figures. */
@@ -457,10 +628,16 @@ async function main(): Promise<void> {
   const results: SizeResult[] = [];
   const beds: Bed[] = [];
   try {
+    let last: { bed: Bed; info: MirrorInfo } | null = null;
     for (const n of o.sizes) {
-      const { result, bed } = await runSize(n, o.dir, o.workers);
+      if (last && !o.keep) await removeBed(last.bed);
+      const { result, bed, info } = await runSize(n, o.dir, o.workers, beds);
       results.push(result);
-      beds.push(bed);
+      last = { bed, info };
+      printTable(results);
+    }
+    if (o.gdac > 0 && last) {
+      results.push(await runGdac(o.dir, last.bed, last.info, o.gdac, beds));
       printTable(results);
     }
   } finally {
