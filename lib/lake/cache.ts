@@ -127,10 +127,10 @@ async function copyIn(store: LakeStore, cacheDir: string, o: LakeObject, stats: 
 /**
  * Brings `<cacheDir>/parquet/` up to date with one snapshot of the lake's
  * tables: its staging files, tombstones, committed segments and live list
- * (parse state objects and uncommitted segments excluded), or with the part
- * of them `floats` accepts. The live list is written last, so the copy is a
- * lake whose live list names only segments already there. Returns the local
- * root and snapshot to give DuckDB.
+ * (parse state objects, uncommitted segments and segments every float of
+ * which is superseded excluded), or with the part of them `floats` accepts.
+ * The live list is written last, after the segments a reader of the copy
+ * scans. Returns the local root and snapshot to give DuckDB.
  */
 export async function syncParquetCache(store: LakeStore, cacheDir: string, opts: CacheSyncOptions = {}): Promise<CacheSync> {
   const stats: CacheSyncStats = { root: cacheDir, downloaded: 0, removed: 0, kept: 0, bytes_downloaded: 0 };
@@ -140,11 +140,13 @@ export async function syncParquetCache(store: LakeStore, cacheDir: string, opts:
   const remote = new Set(listing.map((o) => o.key));
   const snap = await snapshotAfter(store, listing);
   const live = new Map(TABLES.flatMap((t) => snap.live.tables[t].map((seg) => [seg.key, seg] as const)));
+  // Segments a reader scans: live, and not superseded whole (lib/lake/live.ts resolveSources leaves those out).
+  const read = new Set(TABLES.flatMap((t) => snap.sources[t].filter((s) => s.kind === "segment").map((s) => s.key)));
   const wanted = (key: string): boolean => {
     const m = managed(key);
     if (!m) return false;
     if ("wmo" in m) return wantFloat(m.wmo);
-    return live.get(m.segment)?.floats.some(wantFloat) ?? false;
+    return read.has(m.segment) && live.get(m.segment)!.floats.some(wantFloat);
   };
 
   const gone = new Set<string>();
