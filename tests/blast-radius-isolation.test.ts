@@ -28,9 +28,13 @@ withCleanRun("isolation", (b, c) => {
   clean = c;
 });
 
-/** Runs load, expecting exit 1 naming `wmo` and `why`; the others are loaded. */
+/**
+ * Runs a full load, expecting exit 1 naming `wmo` and `why`; the others are
+ * loaded. (The lake is damaged by hand, not by parse: no journal entry names
+ * the float, so only a full pass reads it.)
+ */
 async function loadRefuses(wmo: string, why: RegExp, extra: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const r = await bed.run("load", extra);
+  const r = await bed.run("load", extra, ["--full"]);
   expect(r.code).toBe(1);
   expect(lastLine(r.stderr)).toMatch(new RegExp(`1 of 5 floats failed to load; first: float ${wmo}: `));
   const stats = statsOf(r);
@@ -164,7 +168,9 @@ describe("the case from the issue", () => {
     const rec = JSON.parse(new TextDecoder().decode((await bed.store.get("quarantine/dac=bodc/wmo=6901929/R6901929_191.nc.json"))!));
     expect(rec).toMatchObject({ where: "CYCLE_NUMBER", kept_previous: false });
     expect(rec.reason).toMatch(/CYCLE_NUMBER 190 \(profile 0\), but the file name says cycle 191/);
-    const load = await bed.run("load");
+    // The load after it takes the float parse rewrote; a full pass takes every float, none stopped by the bad file.
+    expect(statsOf(await bed.run("load"))).toMatchObject({ mode: "incremental", floats_loaded: 1, floats_failed: 0 });
+    const load = await bed.run("load", {}, ["--full"]);
     expect(load.code, load.stderr).toBe(0);
     expect(statsOf(load)).toMatchObject({ floats_loaded: 5, floats_failed: 0 });
     expectSame(await bed.snap(), clean, [...rawSideOf("13857"), ...rawSideOf("6901929")]);

@@ -6,9 +6,9 @@
  * lost its data (a new database, a flushed or expired Redis) has no cursor
  * and gets a full load.
  *
- * A cursor belongs to a selection (its scope: the shard and the DAC filter),
- * since it says "every change of these floats through here is loaded". It
- * also carries the load's derivation (a hash of the aggregate SQL and the
+ * A cursor belongs to a lake and a selection (its scope: the shard and the
+ * DAC filter), since it says "every change of these floats of this lake
+ * through here is loaded". It also carries the load's derivation (a hash of the aggregate SQL and the
  * lake schema version): when what a load computes from the lake changes, the
  * next load is full. Floats a load could not load are kept in the cursor as
  * pending and tried again by the next load, so a refusal never advances past
@@ -28,6 +28,8 @@ export const LoadCursorSchema = JournalCursorSchema.extend({
   pending: z.array(ChangeSchema),
   /** {@link loadDerivation} of the load that wrote it. */
   derivation: z.string(),
+  /** The lake it reads (LakeStore.description): pointed at another lake, a target gets a full load. */
+  lake: z.string(),
 });
 export type LoadCursor = z.infer<typeof LoadCursorSchema>;
 
@@ -73,14 +75,14 @@ export async function journalBeforeFullPass(store: LakeStore): Promise<string[]>
  * does not load their floats again); entries written during the pass are
  * read next time.
  */
-export function cursorAfterFullPass(startedAt: Date, listed: readonly string[], pending: LoadCursor["pending"]): LoadCursor {
+export function cursorAfterFullPass(lake: string, startedAt: Date, listed: readonly string[], pending: LoadCursor["pending"]): LoadCursor {
   const through = journalStamp(startedAt);
   const from = journalStamp(new Date(startedAt.getTime() - JOURNAL_MARGIN_MS));
   const seen = listed.filter((k) => {
     const stamp = parseJournalKey(k)!.stamp;
     return stamp >= from && stamp <= through;
   }).sort();
-  return { through, seen, pending: [...pending], derivation: loadDerivation() };
+  return { through, seen, pending: [...pending], derivation: loadDerivation(), lake };
 }
 
 /**
@@ -93,5 +95,5 @@ export function oldestCursor(cursors: readonly LoadCursor[]): LoadCursor {
   const through = cursors.map((c) => c.through).sort()[0]!;
   const seen = cursors[0]!.seen.filter((k) => cursors.every((c) => c.seen.includes(k)));
   const pending = new Map(cursors.flatMap((c) => c.pending).map((c) => [`${c.dac}/${c.wmo}`, c]));
-  return { through, seen, pending: [...pending.values()], derivation: cursors[0]!.derivation };
+  return { through, seen, pending: [...pending.values()], derivation: cursors[0]!.derivation, lake: cursors[0]!.lake };
 }

@@ -185,7 +185,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     if (plan && plan.ids.length === 0) {
       stats.timings_ms.lake += since(tl);
       await flush();
-      await advanceCursors(scope!, { ...plan.read.cursor, pending: [], derivation: loadDerivation() });
+      await advanceCursors(scope!, { ...plan.read.cursor, pending: [], derivation: loadDerivation(), lake: store.description });
       stats.aborted = opts.signal?.aborted ?? false;
       return report();
     }
@@ -264,7 +264,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       // The floats that failed stay pending in the cursor: the next load tries them again.
       const dacOf = (id: string) => files.dac.get(id) ?? plan?.changes.find((c) => c.wmo === id)?.dac ?? "";
       const pending: Change[] = stats.errors.map((e) => ({ dac: dacOf(e.float_id), wmo: e.float_id, change: "changed" }));
-      await advanceCursors(scope, plan ? { ...plan.read.cursor, pending, derivation: loadDerivation() } : cursorAfterFullPass(startedAt, listedJournal, pending));
+      await advanceCursors(scope, plan ? { ...plan.read.cursor, pending, derivation: loadDerivation(), lake: store.description } : cursorAfterFullPass(store.description, startedAt, listedJournal, pending));
     }
   } catch (err) {
     // Whatever failed, a target that went away is the reason to report.
@@ -318,6 +318,10 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       }
       if (c.derivation !== loadDerivation()) {
         stats.full_reason = `what the load computes changed since ${target}'s last load`;
+        return null;
+      }
+      if (c.lake !== store.description) {
+        stats.full_reason = `${target}'s load cursor is of another lake (${c.lake})`;
         return null;
       }
       found.push(c);

@@ -208,7 +208,8 @@ const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, "\\$&");
 
 /**
  * Every key under a prefix, with the prefix taken off (so two prefixes
- * compare), its type, its whole value and whether it expires.
+ * compare), its type, its whole value and whether it expires; the load's
+ * journal cursors left out (where a run read to, stamped like run records).
  */
 export async function dumpRedisPrefix(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
   const keys: string[] = [];
@@ -220,6 +221,7 @@ export async function dumpRedisPrefix(redis: Redis, prefix: string): Promise<Rec
   } while (cursor !== "0");
   const out: Record<string, unknown> = {};
   for (const key of [...new Set(keys)].sort()) {
+    if (key.slice(prefix.length).startsWith("load:cursor:")) continue;
     const type = await redis.type(key);
     let value: unknown;
     if (type === "string") value = await redis.get(key);
