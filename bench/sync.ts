@@ -15,8 +15,29 @@
  * included, is printed too. As a reference, the same syncs are then run with
  * no latency: that rate is the CPU ceiling of the machine for client and
  * server together (TLS, SHA-256, lake writes), which the ideal ignores.
+ *
+ * At GDAC size (issue 15: no-op < 15 s and < 500 MB, the daily run with
+ * 3,000 changed files < 30 s plus the downloads):
+ *
+ *   npx tsx bench/sync.ts --gdac [floats] [changed]      (defaults 19000, 3000)
+ *
+ * builds under /tmp (removed after) a synthetic GDAC of `floats` floats with
+ * 174 profiles each (3.3 M profile rows plus one meta row per float, gzipped
+ * index files as the GDAC serves them) and a lake that already holds all of
+ * it: every raw file a hard link to one of a few copies of a fixture file,
+ * every float's manifest generated, the index cached with the server's
+ * validators. Then, each sync in its own process (its own peak RSS), against
+ * the test server in another: the no-op by the old full listing (no
+ * applied-index digest yet: every float's folder listed, every manifest
+ * read), the no-op (the server answers 304), the no-op with a re-published
+ * index (new header date: the index is read and diffed, no float changed),
+ * the daily run (`changed` rows of as many floats with a newer date_update,
+ * their files served), and the same daily run by the full listing
+ * (FULL_CHECK=true, another `changed` rows) as its reference.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, linkSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,14 +49,20 @@ import { runSync } from "../lib/gdac/sync.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger } from "../lib/log.ts";
 import { runtimeName } from "../lib/runtime.ts";
+import { DACS } from "../lib/argo/ids.ts";
+import { floatFileName, profileFileName } from "../lib/argo/filename.ts";
+import { gzipSync } from "node:zlib";
+import { indexKey, indexMetaKey, manifestKey, rawFileKey } from "../lib/lake/layout.ts";
+import { INDEX_NAMES } from "../lib/gdac/index-file.ts";
+import type { FloatManifest } from "../lib/gdac/manifest.ts";
 
 /**
  * Server mode: start the test server with `latency` ms, print its address,
  * then obey "latency <ms>" lines on stdin (answering "ok") until stdin closes.
  */
-async function serve(latency: number): Promise<void> {
+async function serve(latency: number, root?: string): Promise<void> {
   const { startHttpsServer } = await import("../tests/support/https-server.ts");
-  const srv = await startHttpsServer({ latencyMs: latency });
+  const srv = await startHttpsServer({ latencyMs: latency, root });
   process.stdout.write(JSON.stringify({ url: srv.url, caFile: srv.caFile }) + "\n");
   for await (const line of createInterface({ input: process.stdin })) {
     const m = /^latency (\d+)$/.exec(line.trim());
@@ -126,5 +153,229 @@ async function main(): Promise<void> {
   console.log(`reference, same run, latency 0: ${cpuRate.toFixed(0)} files/s = what this machine's CPU allows client + server (TLS, SHA-256, lake writes)`);
 }
 
-if (process.argv[2] === "--serve") await serve(Number(process.argv[3]));
+
+// ---- at GDAC size ----
+
+const PROFILES_PER_FLOAT = 174;
+/** Copies of each seed file: a file may have at most 65,000 hard links on ext4. */
+const SEED_COPIES = 64;
+const HEADER = (kind: "core" | "meta", date: string) =>
+  [
+    `# Title : ${kind === "core" ? "Profile directory file" : "Metadata directory file"} of the Argo Global Data Assembly Center (synthetic, bench/sync.ts)`,
+    "# Format version : 2.0",
+    `# Date of update : ${date}`,
+    "# GDAC node : BENCH",
+    kind === "core" ? "file,date,latitude,longitude,ocean,profiler_type,institution,date_update" : "file,profiler_type,institution,date_update",
+  ].join("\n") + "\n";
+
+interface Synthetic {
+  dir: string;
+  mirror: string;
+  lake: string;
+  floats: { dac: string; wmo: string }[];
+  /** Profile rows as [float index, cycle] -> date_update, kept to rewrite the index. */
+  updates: Float64Array;
+  profileSeed: Buffer;
+}
+
+const wmoOf = (i: number) => String(1_900_000 + i * 7);
+/** A profile file's path below its float folder ("profiles/R<wmo>_<ccc>.nc"). */
+const cycleName = (wmo: string, c: number) => profileFileName("R", wmo, c, 3, false);
+
+/** The profile index text (rows in float order, as the GDAC's). */
+function coreIndex(s: Synthetic, date: string): Buffer {
+  const parts: string[] = [HEADER("core", date)];
+  let batch: string[] = [];
+  s.floats.forEach((f, i) => {
+    for (let c = 1; c <= PROFILES_PER_FLOAT; c++) {
+      const lat = ((i * 13 + c) % 120) - 60, lon = ((i * 29 + c * 3) % 340) - 170;
+      const date = 20000101000000 + (c % 12) * 100000000 + (i % 28) * 1000000;
+      batch.push(`${f.dac}/${f.wmo}/${cycleName(f.wmo, c)},${date},${lat}.5,${lon}.25,A,845,AO,${s.updates[i * PROFILES_PER_FLOAT + c - 1]}`);
+    }
+    if (batch.length > 20_000) {
+      parts.push(batch.join("\n") + "\n");
+      batch = [];
+    }
+  });
+  parts.push(batch.length ? batch.join("\n") + "\n" : "");
+  return Buffer.from(parts.join(""), "latin1");
+}
+
+function metaIndex(s: Synthetic): Buffer {
+  return Buffer.from(HEADER("meta", "20261201000000") + s.floats.map((f) => `${f.dac}/${f.wmo}/${floatFileName(f.wmo, "meta")},845,AO,20200101000000`).join("\n") + "\n", "latin1");
+}
+
+/** Writes an index file (gzipped) to the mirror; returns its bytes. */
+function publish(s: Synthetic, name: string, text: Buffer): Buffer {
+  const gz = gzipSync(text, { level: 6 });
+  writeFileSync(join(s.mirror, `${name}.gz`), gz);
+  return gz;
+}
+
+/** The synthetic GDAC and a lake that holds all of it already (hard links, generated manifests, cached index). */
+function buildSynthetic(dir: string, nFloats: number, url: string): Synthetic {
+  const mirror = join(dir, "mirror"), lake = join(dir, "lake"), seeds = join(dir, "seeds");
+  for (const d of [mirror, lake, seeds]) mkdirSync(d, { recursive: true });
+  const fixtures = fileURLToPath(new URL("../../shared/fixtures/gdac/dac/aoml/13857/", import.meta.url));
+  const profileSeed = readFileSync(join(fixtures, cycleName("13857", 1)));
+  const metaSeed = readFileSync(join(fixtures, floatFileName("13857", "meta")));
+  for (let k = 0; k < SEED_COPIES; k++) {
+    writeFileSync(join(seeds, `p${k}.nc`), profileSeed);
+    writeFileSync(join(seeds, `m${k}.nc`), metaSeed);
+  }
+  const floats = Array.from({ length: nFloats }, (_, i) => ({ dac: DACS[i % DACS.length], wmo: wmoOf(i) }));
+  const updates = new Float64Array(nFloats * PROFILES_PER_FLOAT).fill(20200101000000);
+  const s: Synthetic = { dir, mirror, lake, floats, updates, profileSeed };
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const pSha = sha(profileSeed), mSha = sha(metaSeed);
+  const now = new Date().toISOString();
+  let links = 0;
+  floats.forEach((f, i) => {
+    const files: FloatManifest["files"] = {};
+    const add = (rest: string, seed: string, size: number, sha256: string, dateUpdate: string) => {
+      const key = rawFileKey(f.dac, f.wmo, rest);
+      const path = join(lake, ...key.split("/"));
+      linkSync(join(seeds, `${seed}${links++ % SEED_COPIES}.nc`), path);
+      const gdac = `${f.dac}/${f.wmo}/${rest}`;
+      files[gdac] = { path: gdac, key, date_update: dateUpdate, size, sha256, etag: null, last_modified: null, fetched_at: now, status: "present", removed_at: null };
+    };
+    mkdirSync(join(lake, ...rawFileKey(f.dac, f.wmo, cycleName(f.wmo, 1)).split("/").slice(0, -1)), { recursive: true });
+    add(floatFileName(f.wmo, "meta"), "m", metaSeed.byteLength, mSha, "20200101000000");
+    for (let c = 1; c <= PROFILES_PER_FLOAT; c++) add(cycleName(f.wmo, c), "p", profileSeed.byteLength, pSha, "20200101000000");
+    const m: FloatManifest = { dac: f.dac, wmo: f.wmo, updated_at: now, files };
+    const mk = join(lake, ...manifestKey(f.dac, f.wmo).split("/"));
+    if (i < DACS.length) mkdirSync(join(mk, ".."), { recursive: true });
+    writeFileSync(mk, JSON.stringify(m, null, 1));
+    if (i % 2000 === 0) process.stderr.write(`\r  lake: ${i} floats`);
+  });
+  process.stderr.write("\n");
+  // The index files, published and cached in the lake with the validators the server will give them.
+  mkdirSync(join(lake, ...indexKey("x").split("/").slice(0, -1)), { recursive: true });
+  for (const [kind, text] of [["core", coreIndex(s, "20261201000000")], ["meta", metaIndex(s)]] as const) {
+    const name = `${INDEX_NAMES[kind]}.gz`;
+    const gz = publish(s, INDEX_NAMES[kind], text);
+    const st = statSync(join(mirror, name));
+    writeFileSync(join(lake, ...indexKey(name).split("/")), gz);
+    writeFileSync(join(lake, ...indexMetaKey(name).split("/")), JSON.stringify({
+      name,
+      source: url,
+      etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+      last_modified: new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString(),
+      size: gz.byteLength,
+      sha256: sha(gz),
+      fetched_at: now,
+      rows: kind === "core" ? nFloats * PROFILES_PER_FLOAT : nFloats,
+      floats: nFloats,
+    }));
+  }
+  return s;
+}
+
+/**
+ * Marks `n` profile rows of `n` floats (spread over the whole index, from
+ * `offset`) updated, serves their new files (a different fixture profile, so
+ * the bytes change) and re-publishes the profile index.
+ */
+function change(s: Synthetic, n: number, offset: number, stamp: number, date: string): void {
+  const fixtures = fileURLToPath(new URL("../../shared/fixtures/gdac/dac/aoml/13857/", import.meta.url));
+  const seed = join(s.dir, "served.nc");
+  copyFileSync(join(fixtures, cycleName("13857", 2)), seed);
+  const step = Math.max(1, Math.floor(s.floats.length / n));
+  for (let k = 0; k < n; k++) {
+    const i = (offset + k * step) % s.floats.length;
+    const c = 1 + ((k * 31 + offset) % PROFILES_PER_FLOAT);
+    s.updates[i * PROFILES_PER_FLOAT + c - 1] = stamp;
+    const f = s.floats[i];
+    const path = join(s.mirror, "dac", f.dac, f.wmo, ...cycleName(f.wmo, c).split("/"));
+    mkdirSync(join(path, ".."), { recursive: true });
+    try {
+      linkSync(seed, path);
+    } catch { /* served already */ }
+  }
+  publish(s, INDEX_NAMES.core, coreIndex(s, date));
+}
+
+interface GdacRun {
+  ms: number;
+  rss_mb: number;
+  files_ms: number;
+  stats: { total_floats: number; files_downloaded: number; files_skipped: number; errors: number };
+}
+
+/** Child mode: one sync of the lake, printing its time, peak RSS and counts. */
+async function gdacRun(arg: string): Promise<void> {
+  const { lake, url, caFile, env } = JSON.parse(arg) as { lake: string; url: string; caFile: string; env: Record<string, string> };
+  const config = loadConfig({
+    env: { GDAC_BASE_URL: url, GDAC_CA_FILE: caFile, LAKE_URL: lake, HTTP_CONCURRENCY: "16", MAX_DECOMPRESSED_BYTES: String(4 * 1024 ** 3), ...env },
+    envFile: "/nonexistent/.env",
+  });
+  const t0 = performance.now();
+  let filesStart = 0;
+  const stats = await runSync(config, new LocalLakeStore(lake), createLogger({ level: "error" }), {
+    onProgress: (p) => {
+      if (p.phase === "files" && filesStart === 0) filesStart = performance.now();
+    },
+  });
+  const end = performance.now();
+  const out: GdacRun = {
+    ms: end - t0,
+    files_ms: filesStart ? end - filesStart : 0,
+    rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    stats: { total_floats: stats.total_floats, files_downloaded: stats.files_downloaded, files_skipped: stats.files_skipped, errors: stats.errors },
+  };
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+async function gdac(nFloats: number, nChanged: number): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const cmd = (args: string[]) => (runtimeName === "deno" ? ["deno", ["run", "-A", self, ...args]] : [process.execPath, [...process.execArgv, self, ...args]]) as [string, string[]];
+  // The server first (its URL goes into the cached index's sidecar), serving the mirror folder built next.
+  const dir = await mkdtemp(join(tmpdir(), "sync-bench-gdac-"));
+  let s: Synthetic | null = null;
+  const [scmd, sargs] = cmd(["--serve", "0", join(dir, "mirror")]);
+  const child = spawn(scmd, sargs, { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const { url, caFile } = JSON.parse((await lines.next()).value as string) as { url: string; caFile: string };
+  try {
+    const t = performance.now();
+    s = buildSynthetic(dir, nFloats, url);
+    const du = execFileSync("du", ["-sh", s.dir], { encoding: "utf8" }).split("\t")[0];
+    console.log(`runtime ${runtimeName}; synthetic GDAC: ${nFloats.toLocaleString("en")} floats, ${(nFloats * (PROFILES_PER_FLOAT + 1)).toLocaleString("en")} raw files ` +
+      `(hard links), ${nFloats.toLocaleString("en")} manifests, built in ${((performance.now() - t) / 1000).toFixed(0)} s, ${du} on disk`);
+    const run = (label: string, env: Record<string, string> = {}): GdacRun => {
+      const [c, a] = cmd(["--gdac-run", JSON.stringify({ lake: s!.lake, url, caFile, env })]);
+      const r = JSON.parse(execFileSync(c, a, { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!) as GdacRun;
+      if (r.stats.errors) throw new Error(`${label}: ${r.stats.errors} errors`);
+      console.log(`${label.padEnd(52)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  peak RSS ${String(r.rss_mb).padStart(5)} MB  ` +
+        `${r.stats.total_floats} floats, ${r.stats.files_downloaded} downloaded, ${r.stats.files_skipped} up to date` +
+        (r.stats.files_downloaded ? `; files phase ${(r.files_ms / 1000).toFixed(1)} s` : ""));
+      return r;
+    };
+    const oldNoop = run("no-op, old path (every folder listed, manifest read)");
+    const noop = run("no-op (index 304)");
+    publish(s, INDEX_NAMES.core, coreIndex(s, "20261202000000"));
+    const reread = run("no-op, index re-published (read and diffed)");
+    change(s, nChanged, 0, 20261202120000, "20261202120000");
+    const daily = run(`daily: ${nChanged} changed files`);
+    change(s, nChanged, 1, 20261202180000, "20261202180000");
+    const dailyOld = run(`daily: ${nChanged} changed files, old path (FULL_CHECK)`, { FULL_CHECK: "true" });
+    for (const [r, want] of [[daily, nChanged], [dailyOld, nChanged]] as const) {
+      if (r.stats.files_downloaded !== want) throw new Error(`expected ${want} downloads, got ${r.stats.files_downloaded}`);
+    }
+    const x = (a: GdacRun, b: GdacRun) => `${(b.ms / a.ms).toFixed(1)}x faster than the old path`;
+    console.log(`no-op:  ${(noop.ms / 1000).toFixed(1)} s, ${noop.rss_mb} MB (target < 15 s, < 500 MB): ${noop.ms < 15_000 && noop.rss_mb < 500 ? "OK" : "ABOVE TARGET"}; ${x(noop, oldNoop)}; ` +
+      `re-published index ${(reread.ms / 1000).toFixed(1)} s, ${reread.rss_mb} MB`);
+    const beyond = daily.ms - daily.files_ms;
+    console.log(`daily:  ${(daily.ms / 1000).toFixed(1)} s (${(daily.files_ms / 1000).toFixed(1)} s of it looking at the ${nChanged} changed floats and downloading their files), ` +
+      `${daily.rss_mb} MB; ${x(daily, dailyOld)}; before the first download: ${(beyond / 1000).toFixed(1)} s`);
+  } finally {
+    child.stdin!.end();
+    await new Promise((r) => child.once("exit", r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === "--serve") await serve(Number(process.argv[3]), process.argv[4]);
+else if (process.argv[2] === "--gdac-run") await gdacRun(process.argv[3]);
+else if (process.argv[2] === "--gdac") await gdac(Number(process.argv[3] ?? 19_000), Number(process.argv[4] ?? 3000));
 else await main();
