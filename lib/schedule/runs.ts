@@ -23,10 +23,9 @@ export const JOB_STAGES: Record<JobName, readonly StageName[]> = {
   parse: ["parse"],
   compact: ["compact"],
   load: ["load"],
-  // Compaction joins the cycles once their tests follow the compacted layout (next commit).
-  cycle: ["sync", "parse", "load"],
-  "run-float": ["sync", "parse", "load"],
-  "run-batch": ["sync", "parse", "load"],
+  cycle: STAGE_NAMES,
+  "run-float": STAGE_NAMES,
+  "run-batch": STAGE_NAMES,
 };
 
 /**

@@ -9,7 +9,9 @@
  * raw-zone check for operators): a test should not take the code under test's
  * word for what the lake holds.
  */
-import { APPLIED_PREFIX, CURSOR_PREFIX, journalPrefix, RUNS_PREFIX } from "../../lib/lake/layout.ts";
+import { APPLIED_PREFIX, CURSOR_PREFIX, journalPrefix, LIVE_KEY, PARQUET_PREFIX, parseSegmentKey, parseTableFileKey, RUNS_PREFIX, TOMBSTONE_PREFIX } from "../../lib/lake/layout.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -55,18 +57,30 @@ export type LakeEntry = { json: string } | { sha256: string; size: number };
 export interface DumpLakeOptions {
   /** Key prefixes to leave out (e.g. "removed/", "runs/", "locks/"). */
   exclude?: string[];
+  /** Leave the tables' rows out (see dumpLake); default false. */
+  noTables?: boolean;
 }
 
 const BOOKKEEPING = [RUNS_PREFIX, journalPrefix("raw"), journalPrefix("parquet"), APPLIED_PREFIX, CURSOR_PREFIX];
 
+/** True for the objects that make up the lake's tables: staging files, segments, the live list, tombstones. */
+export const isTableObject = (key: string): boolean =>
+  parseTableFileKey(key) !== null || parseSegmentKey(key) !== null || key === LIVE_KEY || key.startsWith(TOMBSTONE_PREFIX);
+
 /**
  * Every object of a lake (through its LakeStore, so local and S3 lakes dump
  * the same way), by key. JSON objects are compared without their volatile
- * fields; other objects by content hash.
+ * fields; other objects by content hash. The tables are compared by what a
+ * reader sees, not by file: which staging files, segments and tombstones hold
+ * a table's rows depends on when compactions ran and on their grace period,
+ * so the dump has one `rows:<view>` entry per table view instead (the count
+ * and the SHA-256 of its sorted rows, read through the lake's views).
  */
 export async function dumpLake(store: LakeStore, opts: DumpLakeOptions = {}): Promise<Record<string, LakeEntry>> {
   const out: Record<string, LakeEntry> = {};
+  if (!opts.noTables) Object.assign(out, await tableRowDigests(store));
   for (const o of await store.list("")) {
+    if (isTableObject(o.key)) continue;
     // Run records are one per run (their ids, times and pids differ by nature): never compared; nor the
     // other bookkeeping of runs, one per run or per scope (shards keep their own): change journal
     // entries, the sync's applied digests, journal cursors.
@@ -87,6 +101,36 @@ export async function dumpLake(store: LakeStore, opts: DumpLakeOptions = {}): Pr
     }
   }
   return out;
+}
+
+/**
+ * Per table view, the number of rows and the SHA-256 of the sorted rows as a
+ * reader of the lake sees them (createLakeViews over one snapshot). An S3
+ * lake's table objects are copied to a local folder first.
+ */
+export async function tableRowDigests(store: LakeStore): Promise<Record<string, LakeEntry>> {
+  const { LocalLakeStore } = await import("../../lib/lake/local.ts");
+  const { lakeRows } = await import("./lake-rows.ts");
+  let root = store.localRoot;
+  let copy: string | null = null;
+  if (!root) {
+    copy = root = await mkdtemp(join(tmpdir(), "argo-lake-rows-"));
+    const local = new LocalLakeStore(root);
+    for (const o of await store.list(PARQUET_PREFIX)) {
+      if (!isTableObject(o.key)) continue;
+      const bytes = await store.get(o.key);
+      if (bytes) await local.put(o.key, bytes);
+    }
+  }
+  try {
+    const out: Record<string, LakeEntry> = {};
+    for (const [view, rows] of Object.entries(await lakeRows(root, { tablesOnly: true }))) {
+      out[`rows:${view}`] = { sha256: sha256(new TextEncoder().encode(rows.join("\n"))), size: rows.length };
+    }
+    return out;
+  } finally {
+    if (copy) await rm(copy, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -24,10 +24,10 @@ export async function snapshotViews(session: DuckSession, root: string, snap?: L
 /** The relations compared: every table view and the wide BGC view. */
 export const COMPARED_VIEWS = [...TABLES.map(tableViewName), "measurements_bgc"];
 
-/** Every row of every compared view, as JSON text, sorted, read through an open session. */
-export async function viewRows(session: DuckSession): Promise<Record<string, string[]>> {
+/** Every row of every compared view (only the table views with `tablesOnly`), as JSON text, sorted, read through an open session. */
+export async function viewRows(session: DuckSession, opts: { tablesOnly?: boolean } = {}): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const view of COMPARED_VIEWS) {
+  for (const view of opts.tablesOnly ? TABLES.map(tableViewName) : COMPARED_VIEWS) {
     const rows = await session.all(`SELECT * FROM ${view}`);
     out[view] = rows.map((r) => JSON.stringify(r)).sort();
   }
@@ -35,11 +35,11 @@ export async function viewRows(session: DuckSession): Promise<Record<string, str
 }
 
 /** Every row of every compared view of a local lake, as a reader taking one snapshot now sees it. */
-export async function lakeRows(root: string): Promise<Record<string, string[]>> {
+export async function lakeRows(root: string, opts: { tablesOnly?: boolean } = {}): Promise<Record<string, string[]>> {
   const session = await openDuckDB({ threads: 1 });
   try {
     await snapshotViews(session, root);
-    return await viewRows(session);
+    return await viewRows(session, opts);
   } finally {
     session.close();
   }

@@ -15,6 +15,8 @@ export function stagesOf(record: unknown): {
   // deno-lint-ignore no-explicit-any
   parse: any;
   // deno-lint-ignore no-explicit-any
+  compact: any;
+  // deno-lint-ignore no-explicit-any
   load: any;
   record: RunRecord;
 } {
@@ -26,6 +28,7 @@ export function stagesOf(record: unknown): {
     error: r.error,
     sync: stats("sync"),
     parse: stats("parse"),
+    compact: stats("compact"),
     load: stats("load"),
     record: r,
   };

@@ -6,10 +6,13 @@
  * compared table by table with DuckDB. Used by tests/scale-out-*.test.ts and
  * bench/scale-out.ts.
  */
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../../lib/config.ts";
-import { openDuckDB } from "../../lib/duckdb.ts";
+import { createLakeViews, openDuckDB } from "../../lib/duckdb.ts";
+import { TABLES } from "../../lake/schema.ts";
+import { tableViewName } from "../../lake/views.ts";
+import { isTableObject } from "./compare.ts";
 import { openLake } from "../../lib/lake/open.ts";
 import type { LakeStore } from "../../lib/lake/store.ts";
 import { type RunRecord, RunRecordSchema } from "../../lib/schedule/runs.ts";
@@ -155,12 +158,12 @@ export async function runWorkers(t: Targets, count: number, opts: RunWorkersOpti
   return await Promise.all(runs);
 }
 
-/** A local directory holding the lake's `parquet/` tree: the lake itself when local, else a copy of its objects. */
+/** A local directory holding the lake's tables (Parquet files, live list, tombstones): the lake itself when local, else a copy of them. */
 export async function localParquet(store: LakeStore): Promise<{ root: string; cleanup(): Promise<void> }> {
   if (store.localRoot) return { root: store.localRoot, cleanup: async () => {} };
   const d = await tempDir("scale-copy");
   for (const o of await store.list("parquet/")) {
-    if (!o.key.endsWith(".parquet")) continue;
+    if (!isTableObject(o.key)) continue;
     const bytes = await store.get(o.key);
     if (!bytes) continue;
     const path = join(d.path, ...o.key.split("/"));
@@ -177,38 +180,35 @@ export interface LakeRowsComparison {
 }
 
 /**
- * Compares the Parquet tables of two lakes row for row with DuckDB: every
- * folder under `parquet/` (but `_state`) is a table; both lakes must have the
- * same tables, the same columns and the same multiset of rows (EXCEPT ALL
- * both ways). Up to 3 differing rows per table are shown.
+ * Compares the tables of two lakes row for row with DuckDB, each read
+ * through the lake's own views (one snapshot: live segments plus staging
+ * files), so a compacted lake and one of staging files compare equal when
+ * they hold the same rows: the same columns and the same multiset of rows
+ * (EXCEPT ALL both ways) in every table. Up to 3 differing rows per table are shown.
  */
 export async function compareLakeRows(actual: LakeStore, expected: LakeStore): Promise<LakeRowsComparison> {
   const [a, e] = [await localParquet(actual), await localParquet(expected)];
   const session = await openDuckDB({ threads: 2 });
   const out: LakeRowsComparison = { rows: {}, differences: [] };
+  const id = (s: string) => `"${s.replace(/"/g, '""')}"`;
   try {
-    const tablesOf = async (root: string) =>
-      (await readdir(join(root, "parquet"), { withFileTypes: true }).catch(() => []))
-        .filter((d) => d.isDirectory() && !d.name.startsWith("_")).map((d) => d.name).sort();
-    const [ta, te] = [await tablesOf(a.root), await tablesOf(e.root)];
-    if (JSON.stringify(ta) !== JSON.stringify(te)) out.differences.push(`tables: ${ta.join(",")} != ${te.join(",")}`);
-    const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-    const id = (s: string) => `"${s.replace(/"/g, '""')}"`;
-    for (const table of te.filter((t) => ta.includes(t))) {
-      const read = (root: string) => `read_parquet(${q(join(root, "parquet", table, "**", "*.parquet"))}, hive_partitioning = true, union_by_name = true)`;
-      await session.run(`CREATE OR REPLACE TEMP VIEW lake_a AS SELECT * FROM ${read(a.root)}`);
-      await session.run(`CREATE OR REPLACE TEMP VIEW lake_e AS SELECT * FROM ${read(e.root)}`);
+    // Lake A's tables are materialised before lake E's views take the same names.
+    await createLakeViews(session, a.root);
+    for (const table of TABLES) await session.run(`CREATE TEMP TABLE lake_a_${table} AS SELECT * FROM ${tableViewName(table)}`);
+    await createLakeViews(session, e.root);
+    for (const table of TABLES) {
+      const [av, ev] = [`lake_a_${table}`, tableViewName(table)];
       const cols = async (v: string) => (await session.all(`DESCRIBE ${v}`)).map((r) => `${r.column_name}\t${r.column_type}`).sort();
-      const [ca, ce] = [await cols("lake_a"), await cols("lake_e")];
+      const [ca, ce] = [await cols(av), await cols(ev)];
       if (JSON.stringify(ca) !== JSON.stringify(ce)) {
         out.differences.push(`${table} columns differ: ${ca.filter((c) => !ce.includes(c)).join(", ")} | ${ce.filter((c) => !ca.includes(c)).join(", ")}`);
         continue;
       }
       const list = ce.map((c) => id(c.split("\t")[0])).join(", ");
-      const [n] = await session.all(`SELECT (SELECT count(*) FROM lake_a) AS na, (SELECT count(*) FROM lake_e) AS ne`);
+      const [n] = await session.all(`SELECT (SELECT count(*) FROM ${av}) AS na, (SELECT count(*) FROM ${ev}) AS ne`);
       out.rows[table] = Number(n.ne);
       if (n.na !== n.ne) out.differences.push(`${table}: ${n.na} rows != ${n.ne} rows`);
-      for (const [from, other, label] of [["lake_a", "lake_e", "only in actual"], ["lake_e", "lake_a", "only in expected"]]) {
+      for (const [from, other, label] of [[av, ev, "only in actual"], [ev, av, "only in expected"]]) {
         const extra = await session.all(`SELECT ${list} FROM ${from} EXCEPT ALL SELECT ${list} FROM ${other} LIMIT 3`);
         for (const r of extra) out.differences.push(`${table} ${label}: ${JSON.stringify(r).slice(0, 400)}`);
       }
