@@ -191,5 +191,5 @@ describe("run-float killed with SIGKILL at random moments", () => {
         `${completed.length} runs finished before their kill; hidden temporary files left in the lake: ${leftovers.length}; ` +
         `parse output directories left in the jobs' TMPDIR: ${tmpLeft}`,
     );
-  }, 240_000);
+  }, 540_000);
 });

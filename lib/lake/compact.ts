@@ -225,11 +225,12 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
   const plans = planTables(snap);
   const folded: Folded[] = [];
   const selected: Partition[] = [];
+  const floats = new Set<string>();
   for (const plan of plans) {
     selectPartitions(plan, config.COMPACT_MIN_SHARE, everything);
     const f = foldedOf(plan, at);
     folded.push(...f.folded);
-    stats.floats_folded += f.floats.size;
+    for (const wmo of f.floats) floats.add(wmo);
     for (const p of plan.partitions.values()) {
       if (p.selected) selected.push(p);
       else if (p.staging.length || p.hidden.size) stats.partitions_pending++;
@@ -277,6 +278,7 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
       stats.commit = commit;
       stats.partitions = selected.length;
       stats.files_folded = folded.length;
+      stats.floats_folded = floats.size;
       log.info("compact: committed", { commit, partitions: selected.length, segments: stats.segments_written, rows: stats.rows, bytes: stats.bytes_written, folded: folded.length });
     } finally {
       db.close();
