@@ -71,7 +71,7 @@ export async function rawByFloat(lake: string): Promise<Map<string, Record<strin
   const store = new LocalLakeStore(lake);
   const out = new Map<string, Record<string, LakeEntry>>();
   try {
-    const dump = await dumpLake(store, { noTables: true });
+    const dump = await dumpLake(store, { tables: "none" });
     for (const [key, entry] of Object.entries(dump)) {
       const m = /^raw\/(?:_manifest\/)?dac=[^/]+\/wmo=(\d+)/.exec(key);
       if (!m) continue;

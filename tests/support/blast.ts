@@ -125,7 +125,8 @@ export async function makeBed(name: string): Promise<Bed> {
         expect(r.code, `${stage}: ${r.stderr}`).toBe(0);
       }
     },
-    snap: () => snapshot(store, db.pool, redis.client, redis.prefix, { exclude: ["removed/", "runs/", "locks/"] }),
+    // The bed runs sync, parse and load, never compact: its tables are compared file by file.
+    snap: () => snapshot(store, db.pool, redis.client, redis.prefix, { exclude: ["removed/", "runs/", "locks/"], tables: "files" }),
     async putFile(gdacPath, bytes, dateUpdate) {
       const to = join(mirror, "dac", gdacPath);
       await mkdir(dirname(to), { recursive: true });

@@ -57,8 +57,12 @@ export type LakeEntry = { json: string } | { sha256: string; size: number };
 export interface DumpLakeOptions {
   /** Key prefixes to leave out (e.g. "removed/", "runs/", "locks/"). */
   exclude?: string[];
-  /** Leave the tables' rows out (see dumpLake); default false. */
-  noTables?: boolean;
+  /**
+   * How the tables are dumped (see dumpLake): "rows" (default) by the rows their views read, "files" by
+   * each table object's bytes (a lake that is never compacted, where a damaged file must stay a key),
+   * "none" left out.
+   */
+  tables?: "rows" | "files" | "none";
 }
 
 const BOOKKEEPING = [RUNS_PREFIX, journalPrefix("raw"), journalPrefix("parquet"), APPLIED_PREFIX, CURSOR_PREFIX];
@@ -78,9 +82,10 @@ export const isTableObject = (key: string): boolean =>
  */
 export async function dumpLake(store: LakeStore, opts: DumpLakeOptions = {}): Promise<Record<string, LakeEntry>> {
   const out: Record<string, LakeEntry> = {};
-  if (!opts.noTables) Object.assign(out, await tableRowDigests(store));
+  const tables = opts.tables ?? "rows";
+  if (tables === "rows") Object.assign(out, await tableRowDigests(store));
   for (const o of await store.list("")) {
-    if (isTableObject(o.key)) continue;
+    if (tables !== "files" && isTableObject(o.key)) continue;
     // Run records are one per run (their ids, times and pids differ by nature): never compared; nor the
     // other bookkeeping of runs, one per run or per scope (shards keep their own): change journal
     // entries, the sync's applied digests, journal cursors.
