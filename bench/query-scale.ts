@@ -121,8 +121,8 @@ async function templates(s: DuckSession, fixture: string, target: number): Promi
 }
 
 /**
- * The per-float lake, share `part` of `parts`: float f (f mod parts = part)
- * copies template f mod 15 REPS times; one file per float and (dac, year),
+ * The per-float lake, share `part` of `parts`: float f copies template
+ * f mod 15 REPS times; one file per float and (dac, year),
  * as parse names them.
  */
 async function writeStagingShare(fixture: string, root: string, target: number, tmp: string, part: number, parts: number): Promise<void> {
@@ -132,7 +132,9 @@ async function writeStagingShare(fixture: string, root: string, target: number, 
     const { tpl, floats } = await templates(s, fixture, target);
     for (const table of TABLES) {
       const src = table === "measurements" ? "tm" : "tp";
-      for (let f = part; f < floats; f += parts) {
+      for (let f = 0; f < floats; f++) {
+        // Whole rounds of the templates per share, so the shares get the same mix of big and small floats.
+        if (Math.floor(f / tpl.length) % parts !== part) continue;
         const t = tpl[f % tpl.length]!;
         const wmo = String(3_000_000 + f);
         const start = 946684800 + (f % 20) * 31557600;
@@ -153,7 +155,7 @@ async function writeStagingShare(fixture: string, root: string, target: number, 
           await s.run(`COPY (SELECT * EXCLUDE (dac, year) FROM cur WHERE year = ${year} ORDER BY ${LEVEL_ORDER[table]})
             TO '${path}' (FORMAT parquet, COMPRESSION zstd)`);
         }
-        if (part === 0 && Math.floor(f / parts) % 100 === 99) log(`  ${table}: ${f + 1}/${floats} floats`);
+        if (part === 0 && f % 300 === 0) log(`  ${table}: ${f + 1}/${floats} floats`);
       }
     }
   } finally {
