@@ -66,7 +66,7 @@ describe("handler(event)", () => {
     expect(await store.get("locks/scheduler.json")).toBeNull();
   });
 
-  it("runs run-float (sync, parse, compact, load) for float_id into Postgres and records it in job_runs", async () => {
+  it("runs run-float (sync, parse, load) for float_id into Postgres and records it in job_runs", async () => {
     const lake = await newLake();
     const result = await handler(
       { job: "run-float", float_id: "2902696", config: { GDAC_BASE_URL: fixturesDir, LAKE_URL: lake, DATABASE_URL: db.url } },
@@ -74,7 +74,7 @@ describe("handler(event)", () => {
       { env },
     ) as RunRecord;
     expect(result.verdict).toBe("succeeded");
-    expect(result.stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["compact", "succeeded"], ["load", "succeeded"]]);
+    expect(result.stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "succeeded"]]);
     expect(result.lock).toBeNull();
     const load = result.stages.find((s) => s.stage === "load")!.stats as { floats_loaded: number; profiles_inserted: number };
     expect(load.floats_loaded).toBe(1);
@@ -108,7 +108,7 @@ describe("handler(event)", () => {
     expect(String(err.message)).toMatch(/failed in sync: .*no profile index/);
     const latest = RunRecordSchema.parse(JSON.parse(new TextDecoder().decode((await new LocalLakeStore(lake).get("runs/latest.json"))!)));
     expect(latest.run_id).toBe(err.context.run_id);
-    expect(latest.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped", "skipped"]);
+    expect(latest.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
   });
 
   it("fails before running when the lock's database cannot be reached", async () => {
@@ -146,7 +146,7 @@ describe("handler near the Lambda time limit", () => {
     const result = (err as RunVerdictError).record;
     expect(result.verdict).toBe("failed");
     expect(result.error).toMatch(/interrupted \(Lambda time limit near\)/);
-    expect(result.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped", "skipped"]);
+    expect(result.stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
     // Stopped wherever it was (index or files): 5900865 has 81 files at 300 ms each, far from all landed.
     const landed = await new LocalLakeStore(lake).list("raw/dac=csiro/wmo=5900865/");
     expect(landed.length).toBeLessThan(fixtureFiles("5900865").length);

@@ -1,6 +1,6 @@
 /**
  * Crashes: run-float is killed with SIGKILL at seeded random moments in its
- * sync, parse, compact and load stages (at least MIN_KILLS times that land while the
+ * sync, parse and load stages (at least MIN_KILLS times that land while the
  * job runs), over two floats of the fixture mirror served by the HTTPS test
  * server, and re-run each time. Some runs are told to do their work again
  * (the float's parse state deleted, or ENABLE_INCREMENTAL_SYNC=false) so that
@@ -52,7 +52,6 @@ const SEED = Number(process.env.RELIABILITY_SEED ?? 8);
 const STAGES = [
   { stage: "sync", marker: /"msg":"sync started"/, windowMs: 400 },
   { stage: "parse", marker: /"msg":"parse: floats found"/, windowMs: 900 },
-  { stage: "compact", marker: /"msg":"compact: planned"/, windowMs: 600 },
   { stage: "load", marker: /"msg":"loading into Postgres"/, windowMs: 700 },
 ] as const;
 
@@ -114,7 +113,7 @@ const jobEnv = (extra: Record<string, string> = {}) => ({
 });
 
 describe("run-float killed with SIGKILL at random moments", () => {
-  test(`${MIN_KILLS}+ kills across sync, parse, compact and load, then one run each: the same lake, Postgres and Redis as one clean run`, async () => {
+  test(`${MIN_KILLS}+ kills across sync, parse and load, then one run each: the same lake, Postgres and Redis as one clean run`, async () => {
     const random = seededRandom(SEED);
     const store = new LocalLakeStore(lake.path);
     const kills: { iteration: number; wmo: string; stage: string; afterMs: number; redo: string }[] = [];
@@ -130,8 +129,7 @@ describe("run-float killed with SIGKILL at random moments", () => {
       const r = random();
       let redo = "none";
       const extra: Record<string, string> = {};
-      // A compaction has work only when the parse before it restaged the float.
-      if (((target.stage === "parse" || target.stage === "compact") && r < 0.8) || (target.stage === "load" && r < 0.3)) {
+      if ((target.stage === "parse" && r < 0.8) || (target.stage === "load" && r < 0.3)) {
         await rm(`${lake.path}/parquet/_state/dac=${DACS[wmo]}/wmo=${wmo}.json`, { force: true });
         redo = "parse";
       } else if (target.stage === "sync" && r < 0.5) {
@@ -187,7 +185,7 @@ describe("run-float killed with SIGKILL at random moments", () => {
     const leftovers = hiddenFiles(lake.path);
     const tmpLeft = readdirSync(jobTmp.path).filter((n) => n.startsWith("argo-lake-parse-")).length;
     console.info(
-      `crash loop (seed ${SEED}): ${kills.length} kills (sync ${byStage("sync")}, parse ${byStage("parse")}, compact ${byStage("compact")}, load ${byStage("load")}), ` +
+      `crash loop (seed ${SEED}): ${kills.length} kills (sync ${byStage("sync")}, parse ${byStage("parse")}, load ${byStage("load")}), ` +
         `${completed.length} runs finished before their kill; hidden temporary files left in the lake: ${leftovers.length}; ` +
         `parse output directories left in the jobs' TMPDIR: ${tmpLeft}`,
     );

@@ -233,7 +233,7 @@ describe("a poisoned GDAC through run-float", () => {
     // Nothing outside the lake changed; nothing in the lake outside the float's folders.
     expect(tree(root.path, ["mirror", ...lakes.map((l) => relative(root.path, l.path))])).toEqual(outside);
     const keys = (await lake.store.list("")).map((o) => o.key);
-    expect(keys.filter((k) => !/^(raw\/dac=incois\/wmo=2902269\/|raw\/_manifest\/dac=incois\/wmo=2902269\.json$|raw\/_index\/|parquet\/|quarantine\/dac=incois\/wmo=2902269\/|runs\/)/.test(k))).toEqual([]);
+    expect(keys.filter((k) => !/^(raw\/dac=incois\/wmo=2902269\/|raw\/_manifest\/dac=incois\/wmo=2902269\.json$|raw\/_index\/|raw\/_changes\/|raw\/_applied\/|parquet\/|quarantine\/dac=incois\/wmo=2902269\/|runs\/)/.test(k))).toEqual([]);
     expect(await manifestProblems(lake.store)).toEqual([]);
     expect(await visibleTempKeys(lake.store)).toEqual([]);
 

@@ -101,7 +101,7 @@ describe("scheduler process", () => {
     expect(runs.filter((r) => r.duration_ms > 1000).length).toBeGreaterThanOrEqual(1);
     expect(runs[0].verdict).toBe("succeeded");
     // No DATABASE_URL or REDIS_URL: the load has nothing to do (skipped), the cycle still succeeded.
-    expect(runs[0].stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["compact", "succeeded"], ["load", "skipped"]]);
+    expect(runs[0].stages.map((s) => [s.stage, s.verdict])).toEqual([["sync", "succeeded"], ["parse", "succeeded"], ["load", "skipped"]]);
     for (const r of runs) expect(["succeeded", "failed"]).toContain(r.verdict);
     expect(runs.every((r) => r.lock?.endsWith("locks/scheduler.json"))).toBe(true);
     // Released: no lock object is left for the next process to wait out.
@@ -151,7 +151,7 @@ describe("scheduler process", () => {
     expect(runs[0].runtime).toBe("deno");
     expect(runs[0].verdict).toBe("failed");
     expect(runs[0].error).toBe("interrupted (stopped by SIGTERM)");
-    expect(runs[0].stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped", "skipped"]);
+    expect(runs[0].stages.map((s) => s.verdict)).toEqual(["failed", "skipped", "skipped"]);
     const landed = await new LocalLakeStore(lake).list("raw/dac=csiro/wmo=5900865/");
     expect(landed.length).toBeLessThan(81);
     expect(await new LocalLakeStore(lake).get(lockKey("scheduler"))).toBeNull();

@@ -4,7 +4,8 @@
  * lock, and a bounded graceful stop.
  *
  * Two ways to schedule, chosen by the config:
- * - SCHEDULE_CRON set: one "cycle" job (sync, parse, compact, load) on it;
+ * - SCHEDULE_CRON set: one "cycle" job (sync, parse, load) on it, and the
+ *   compact job on COMPACT_CRON;
  * - otherwise sync on SYNC_CRON, parse on PARSE_CRON, compact on
  *   COMPACT_CRON, load on LOAD_CRON.
  *
@@ -27,7 +28,7 @@ export interface ScheduleEntry {
 
 /** The timers a config asks for. */
 export function scheduleEntries(config: Config): ScheduleEntry[] {
-  if (config.SCHEDULE_CRON) return [{ job: "cycle", cron: config.SCHEDULE_CRON }];
+  if (config.SCHEDULE_CRON) return [{ job: "cycle", cron: config.SCHEDULE_CRON }, { job: "compact", cron: config.COMPACT_CRON }];
   return [
     { job: "sync", cron: config.SYNC_CRON },
     { job: "parse", cron: config.PARSE_CRON },
