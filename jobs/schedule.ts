@@ -1,13 +1,18 @@
 /**
- * deno task schedule: runs sync, parse and load on their cron schedules (or
- * one cycle on SCHEDULE_CRON) until SIGTERM/SIGINT; `--once` runs one cycle
- * and exits (Kubernetes CronJob, ECS scheduled task).
+ * deno task schedule: runs sync, parse, compact and load on their cron
+ * schedules (or one cycle on SCHEDULE_CRON, with compact on COMPACT_CRON
+ * beside it) until SIGTERM/SIGINT; `--once` runs one job and exits
+ * (Kubernetes CronJob, ECS scheduled task).
  */
 import { EXIT_CODES_HELP, printStats, runJob } from "../lib/cli.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { latestRunKey, lockKey, runKey } from "../lib/lake/layout.ts";
-import { JOB_NAMES, type JobName } from "../lib/schedule/runs.ts";
+import { JOB_NAMES, JOB_STAGES, type JobName } from "../lib/schedule/runs.ts";
 import { serveSchedule } from "../lib/schedule/service.ts";
+
+const cycle = JOB_STAGES.cycle;
+/** What a cycle runs, from JOB_STAGES: "sync, parse, then load". */
+const cycleStages = `${cycle.slice(0, -1).join(", ")}, then ${cycle.at(-1)}`;
 
 const usage = `Usage: deno task schedule [--once [--job ${JOB_NAMES.join("|")}]] [--shard i/n] [options]
 
@@ -15,9 +20,11 @@ Runs the pipeline on a schedule (UTC), one run at a time, never two at once
 for the same lake and shard (Postgres advisory lock with DATABASE_URL, a lock
 object ${lockKey("scheduler")} in the lake otherwise).
 
-  SCHEDULE_CRON    one cron for a whole cycle: sync, parse, compact, then load
+  SCHEDULE_CRON    one cron for a whole cycle: ${cycleStages}; compact is
+                   its own job and keeps COMPACT_CRON beside it
   SYNC_CRON, PARSE_CRON, COMPACT_CRON, LOAD_CRON
-                   one cron per stage, used when SCHEDULE_CRON is not set
+                   one cron per stage, each run as its own job; with
+                   SCHEDULE_CRON set only COMPACT_CRON of them is used
                    (5 fields, or 6 with seconds first; UTC)
   --once           run one job now and exit with its verdict's exit code
   --job NAME       with --once: cycle (default), ${JOB_NAMES.filter((j) => j !== "cycle").join(", ")}
