@@ -2,6 +2,7 @@
  * deno task load: the lake's aggregates into Postgres and the Redis hot layer.
  */
 import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
+import { fullCheckHelp } from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task load [options]
@@ -34,6 +35,7 @@ ${OPTION_HELP.lake}
   --batch-size N     floats read from the lake per query batch (BATCH_SIZE, default 10)
   --full             load every selected float, not only those the lake's change
                      journal names since the last load
+${fullCheckHelp(21)}
   --json             print the run's stats as JSON on stdout (logs go to stderr)
   --allow-removals   let this run remove more floats than REMOVAL_MAX_FLOATS or
                      REMOVAL_MAX_SHARE allow, or all of them (ALLOW_REMOVALS=true)
@@ -44,7 +46,7 @@ ${EXIT_CODES_HELP}
 With neither DATABASE_URL nor REDIS_URL the load is skipped (exit 0).
 `;
 
-await runJob({ name: "load", usage, flags: { full: { type: "boolean" }, "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
+await runJob({ name: "load", usage, flags: { full: { type: "boolean" }, "full-check": { type: "boolean", config: "FULL_CHECK" }, "allow-removals": { type: "boolean", config: "ALLOW_REMOVALS" } } }, async (ctx) => {
   if (ctx.positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}; see --help`);
   const { runFromCli } = await import("../lib/cli-run.ts");
   return await runFromCli(ctx, { job: "load", force: ctx.flags.full === true });

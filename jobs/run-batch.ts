@@ -3,6 +3,7 @@
  * ARGO_DAC), each stage working through the floats BATCH_SIZE at a time.
  */
 import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
+import { fullCheckHelp } from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
 
 const usage = `Usage: deno task run-batch [options]
@@ -20,8 +21,7 @@ Options:
   --batch-size N     floats per parse and load batch (BATCH_SIZE, default 10)
   --max-workers N    parse worker threads (MAX_WORKERS, default: one per core)
   --skip-download    no sync: parse and load what the raw zone already holds
-  --full-check       sync checks every float's raw folder and parse lists the whole raw zone,
-                     not only what changed (FULL_CHECK=true; also every FULL_CHECK_EVERY hours)
+${fullCheckHelp(21)}
 ${OPTION_HELP.gdac}
 ${OPTION_HELP.lake}
   --json             print the run record as JSON on stdout (logs go to stderr)

@@ -3,6 +3,7 @@
  */
 import { isWmo } from "../lib/argo/ids.ts";
 import { EXIT_CODES_HELP, OPTION_HELP, runJob } from "../lib/cli.ts";
+import { fullCheckHelp } from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { MANIFEST_PREFIX, RAW_PREFIX, rawFloatPrefix, REMOVED_PREFIX, removedKey } from "../lib/lake/layout.ts";
 
@@ -37,9 +38,7 @@ Options:
   --gdac-ca-file PEM   extra CA for a private HTTPS mirror (GDAC_CA_FILE)
   --allow-removals     let this run move more files to ${REMOVED_PREFIX} than REMOVAL_MAX_FILES
                        or REMOVAL_MAX_SHARE allow (ALLOW_REMOVALS=true)
-  --full-check         list every float's raw folder and read every manifest, not only the
-                       floats whose index rows changed: fetches raw files damaged or deleted
-                       behind the sync's back (FULL_CHECK=true; also every FULL_CHECK_EVERY hours)
+${fullCheckHelp(23)}
   --json               print the stats as JSON on stdout (logs go to stderr)
 ${OPTION_HELP.dotenv}
   --help               print this help and exit

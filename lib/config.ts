@@ -137,9 +137,13 @@ export const ConfigSchema = z.object({
     z.enum(["zstd", "snappy", "gzip", "lz4", "uncompressed"], { error: "expected zstd, snappy, gzip, lz4 or uncompressed" }),
   ),
   ENABLE_INCREMENTAL_SYNC: bool("ENABLE_INCREMENTAL_SYNC").default(true),
-  /** Hours between full checks: a sync that lists every float's raw folder and reads every manifest, a cycle parse that lists the whole raw zone; 0: only when asked. */
+  /**
+   * Hours between full checks (each stage counts from its own last one): a sync that lists every float's raw
+   * folder and reads every manifest, a journal parse that lists the whole raw zone, a load of every float;
+   * 0: only when asked. Help: {@link fullCheckHelp}.
+   */
   FULL_CHECK_EVERY: number("a number of hours >= 0 (0: only with FULL_CHECK)", 0).default(168),
-  /** This run is a full check (sync --full-check, parse --full-check), whatever FULL_CHECK_EVERY says. */
+  /** This run is a full check (--full-check of sync, load and run-batch), whatever FULL_CHECK_EVERY says. */
   FULL_CHECK: bool("FULL_CHECK").default(false),
   LOG_LEVEL: z.string().trim().toLowerCase().default("info").pipe(
     z.enum(["debug", "info", "warn", "error"], { error: "expected debug, info, warn or error" }),
@@ -198,6 +202,23 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** The environment-variable names the configuration understands. */
 export type ConfigKey = keyof z.input<typeof ConfigSchema>;
 export const configKeys = Object.keys(ConfigSchema.shape) as ConfigKey[];
+
+/**
+ * The usage lines of --full-check (FULL_CHECK), one text for every job that
+ * takes the flag; `column` is where the job's usage starts its descriptions.
+ */
+export function fullCheckHelp(column: number): string {
+  const lines = [
+    "a full check now, not only what changed: sync lists",
+    "every float's raw folder and reads every manifest",
+    "(repairs raw files damaged or deleted behind its back),",
+    "the scheduler's and run-batch's parse lists the whole",
+    "raw zone, load loads every selected float (repairs what",
+    "landed without a change-journal entry); FULL_CHECK=true,",
+    "and every FULL_CHECK_EVERY hours after the last one",
+  ];
+  return lines.map((l, i) => (i === 0 ? "  --full-check".padEnd(column) : " ".repeat(column)) + l).join("\n");
+}
 
 /**
  * Values that must never reach a log line: passwords of connection URLs

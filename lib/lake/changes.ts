@@ -16,6 +16,7 @@
  * pass instead: the journal is an accelerator, never the only source of truth.
  */
 import { z } from "zod";
+import type { Config } from "../config.ts";
 import { LakeError } from "../errors.ts";
 import { type JournalZone, journalKey, journalPrefix, parseJournalKey } from "./layout.ts";
 import type { LakeStore } from "./store.ts";
@@ -129,6 +130,22 @@ export async function readJournalSince(store: LakeStore, zone: JournalZone, curs
 /** A cursor that starts now: what a consumer keeps after a full pass (entries written during the pass are read next time). */
 export function cursorAt(startedAt: Date): JournalCursor {
   return { through: journalStamp(startedAt), seen: [] };
+}
+
+/**
+ * Why a stage that looks only at what changed must look at everything this
+ * time, or null: FULL_CHECK (--full-check), or FULL_CHECK_EVERY hours since
+ * its last full pass started (`lastFullAt`, ISO; null when none is recorded,
+ * which counts as due unless FULL_CHECK_EVERY is 0). A full pass repairs what
+ * no journal entry names (a run killed between landing its changes and
+ * writing its entry, an entry lost, edits by hand).
+ */
+export function fullCheckDue(config: Pick<Config, "FULL_CHECK" | "FULL_CHECK_EVERY">, lastFullAt: string | null, now: Date): string | null {
+  if (config.FULL_CHECK) return "FULL_CHECK";
+  const every = config.FULL_CHECK_EVERY;
+  if (every === 0) return null;
+  if (lastFullAt === null) return `FULL_CHECK_EVERY=${every} hours (no full pass recorded)`;
+  return now.getTime() - Date.parse(lastFullAt) >= every * 3600_000 ? `FULL_CHECK_EVERY=${every} hours` : null;
 }
 
 /** Deletes the zone's entries older than `maxAgeMs`; returns how many. */

@@ -12,13 +12,16 @@
  * lake schema version): when what a load computes from the lake changes, the
  * next load is full. Floats a load could not load are kept in the cursor as
  * pending and tried again by the next load, so a refusal never advances past
- * a float silently.
+ * a float silently. It records when the last full pass started: every
+ * FULL_CHECK_EVERY hours the load is full again (lib/lake/changes.ts
+ * fullCheckDue), since floats whose tables landed without a journal entry (a
+ * parse killed in between, an entry lost) are named by no entry.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { z } from "zod";
 import { SCHEMA_VERSION } from "../../lake/schema.ts";
-import { ChangeSchema, JOURNAL_MARGIN_MS, journalStamp, JournalCursorSchema } from "../lake/changes.ts";
+import { ChangeSchema, type JournalCursor, JOURNAL_MARGIN_MS, journalStamp, JournalCursorSchema } from "../lake/changes.ts";
 import { journalPrefix, parseJournalKey } from "../lake/layout.ts";
 import type { LakeStore } from "../lake/store.ts";
 
@@ -30,6 +33,11 @@ export const LoadCursorSchema = JournalCursorSchema.extend({
   derivation: z.string(),
   /** The lake it reads (LakeStore.description): pointed at another lake, a target gets a full load. */
   lake: z.string(),
+  /**
+   * When the last full pass of this selection started (ISO). Absent from
+   * cursors written before loads recorded it: a full pass is then due.
+   */
+  full_at: z.string().optional(),
 });
 export type LoadCursor = z.infer<typeof LoadCursorSchema>;
 
@@ -82,18 +90,27 @@ export function cursorAfterFullPass(lake: string, startedAt: Date, listed: reado
     const stamp = parseJournalKey(k)!.stamp;
     return stamp >= from && stamp <= through;
   }).sort();
-  return { through, seen, pending: [...pending], derivation: loadDerivation(), lake };
+  return { through, seen, pending: [...pending], derivation: loadDerivation(), lake, full_at: startedAt.toISOString() };
+}
+
+/**
+ * The cursor an incremental load keeps: read through what it read, pending
+ * the floats it could not load, its last full pass the one `from` records.
+ */
+export function cursorAfterIncremental(lake: string, read: JournalCursor, from: LoadCursor, pending: LoadCursor["pending"]): LoadCursor {
+  return { ...read, pending: [...pending], derivation: loadDerivation(), lake, ...(from.full_at === undefined ? {} : { full_at: from.full_at }) };
 }
 
 /**
  * The cursor the load reads from when targets hold different ones: the
- * oldest stamp, the entries every target has seen, and every target's
- * pending floats. Reading too much only loads floats again; reading too
- * little would miss them.
+ * oldest stamp, the entries every target has seen, every target's pending
+ * floats, and the oldest full pass (none when a target records none).
+ * Reading too much only loads floats again; reading too little would miss them.
  */
 export function oldestCursor(cursors: readonly LoadCursor[]): LoadCursor {
   const through = cursors.map((c) => c.through).sort()[0]!;
   const seen = cursors[0]!.seen.filter((k) => cursors.every((c) => c.seen.includes(k)));
   const pending = new Map(cursors.flatMap((c) => c.pending).map((c) => [`${c.dac}/${c.wmo}`, c]));
-  return { through, seen, pending: [...pending.values()], derivation: cursors[0]!.derivation, lake: cursors[0]!.lake };
+  const fullAt = cursors.some((c) => c.full_at === undefined) ? undefined : cursors.map((c) => c.full_at!).sort()[0];
+  return { through, seen, pending: [...pending.values()], derivation: cursors[0]!.derivation, lake: cursors[0]!.lake, ...(fullAt === undefined ? {} : { full_at: fullAt }) };
 }

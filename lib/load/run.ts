@@ -21,14 +21,16 @@
  * lake's parquet change journal (lib/load/cursor.ts), and a load whose
  * targets all have one loads, or removes, exactly the floats the journal
  * names since the oldest of them (within the DAC filter and shard), then
- * advances the cursors. Without a cursor, with float ids named, or with
- * `full`, it is a full load. A load with nothing to do opens no Parquet file.
+ * advances the cursors. Without a cursor, with float ids named, with
+ * `full`, or on a full check (FULL_CHECK, or FULL_CHECK_EVERY hours after the
+ * cursor's last full pass started: what landed without a journal entry is
+ * loaded then), it is a full load. A load with nothing to do opens no Parquet file.
  */
 import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { type DuckSession, openDuckDB } from "../duckdb.ts";
 import { ArgoLakeError, LakeError, LoadError } from "../errors.ts";
-import { type Change, type JournalRead, readJournalSince } from "../lake/changes.ts";
+import { type Change, fullCheckDue, type JournalRead, readJournalSince } from "../lake/changes.ts";
 import type { LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -48,7 +50,7 @@ import { connectRedis, describeRedis, hotFloatIds, readHotCursor, refreshHotTtl,
 import type { FloatLoad } from "../db/rows.ts";
 import { assertLakeExists, checkRemoval } from "../removal-guard.ts";
 import { type BatchLoads, floatIdsOf, focusOnFloats, type LakeFiles, listLakeFiles, readFloatLoads, readPressureBands } from "./lake.ts";
-import { cursorAfterFullPass, cursorScope, journalBeforeFullPass, type LoadCursor, loadDerivation, oldestCursor, parseCursor } from "./cursor.ts";
+import { cursorAfterFullPass, cursorAfterIncremental, cursorScope, journalBeforeFullPass, type LoadCursor, loadDerivation, oldestCursor, parseCursor } from "./cursor.ts";
 import { localLakeFor } from "./root.ts";
 import type { LoadStats } from "./stats.ts";
 
@@ -185,7 +187,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     if (plan && plan.ids.length === 0) {
       stats.timings_ms.lake += since(tl);
       await flush();
-      await advanceCursors(scope!, { ...plan.read.cursor, pending: [], derivation: loadDerivation(), lake: store.description });
+      await advanceCursors(scope!, cursorAfterIncremental(store.description, plan.read.cursor, plan.from, []));
       stats.aborted = opts.signal?.aborted ?? false;
       return report();
     }
@@ -264,7 +266,10 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       // The floats that failed stay pending in the cursor: the next load tries them again.
       const dacOf = (id: string) => files.dac.get(id) ?? plan?.changes.find((c) => c.wmo === id)?.dac ?? "";
       const pending: Change[] = stats.errors.map((e) => ({ dac: dacOf(e.float_id), wmo: e.float_id, change: "changed" }));
-      await advanceCursors(scope, plan ? { ...plan.read.cursor, pending, derivation: loadDerivation(), lake: store.description } : cursorAfterFullPass(store.description, startedAt, listedJournal, pending));
+      await advanceCursors(
+        scope,
+        plan ? cursorAfterIncremental(store.description, plan.read.cursor, plan.from, pending) : cursorAfterFullPass(store.description, startedAt, listedJournal, pending),
+      );
     }
   } catch (err) {
     // Whatever failed, a target that went away is the reason to report.
@@ -303,9 +308,9 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
   /**
    * The floats to load since the targets' cursors, or null (with the reason
    * in the stats) when the load must be full: a target without a cursor, a
-   * change in what the load derives, an unreadable journal.
+   * change in what the load derives, a full check due, an unreadable journal.
    */
-  async function incremental(scope: string): Promise<{ ids: string[]; changes: Change[]; read: JournalRead } | null> {
+  async function incremental(scope: string): Promise<{ ids: string[]; changes: Change[]; read: JournalRead; from: LoadCursor } | null> {
     const found: LoadCursor[] = [];
     for (const [target, text] of [
       ...(pg ? [["Postgres", await readPostgresCursor(pg, scope)] as const] : []),
@@ -327,6 +332,12 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       found.push(c);
     }
     const cursor = oldestCursor(found);
+    const due = fullCheckDue(config, cursor.full_at ?? null, startedAt);
+    if (due !== null) {
+      stats.full_reason = due;
+      llog.info("full check: full load", { scope, reason: due, last_full_pass: cursor.full_at ?? null });
+      return null;
+    }
     let read: JournalRead;
     try {
       read = await readJournalSince(store, "parquet", cursor);
@@ -341,7 +352,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     const changes = [...read.changes, ...cursor.pending].filter((c) => keep(c.wmo) && (!dacs.size || dacs.has(c.dac)));
     const ids = [...new Set([...changes.map((c) => c.wmo), ...expired.filter(keep)])].sort();
     llog.info("incremental load", { scope, journal_entries: read.entries, floats: ids.length, pending: cursor.pending.length, expired: expired.length });
-    return { ids, changes, read };
+    return { ids, changes, read, from: cursor };
   }
 
   /** Keeps the cursor in every target, now that the floats it covers are loaded. */

@@ -20,7 +20,7 @@ import { z } from "zod";
 import { DACS } from "../argo/ids.ts";
 import type { Config } from "../config.ts";
 import { RAW_JOURNAL_KEEP_MS } from "../gdac/applied.ts";
-import { cursorAt, JOURNAL_MARGIN_MS, JournalCursorSchema, journalStamp, readJournalSince } from "../lake/changes.ts";
+import { cursorAt, fullCheckDue, JOURNAL_MARGIN_MS, JournalCursorSchema, journalStamp, readJournalSince } from "../lake/changes.ts";
 import {
   journalPrefix,
   parseJournalKey,
@@ -199,9 +199,8 @@ function fullReason(config: Config, opts: DiscoverOptions, previous: RawCursor |
   if (opts.scope === undefined) return "no scope to keep a cursor for";
   if (previous === null) return "no cursor yet";
   if (opts.force) return "--force";
-  if (config.FULL_CHECK) return "FULL_CHECK";
-  const every = config.FULL_CHECK_EVERY;
-  if (every > 0 && now.getTime() - Date.parse(previous.full_at) >= every * 3600_000) return `FULL_CHECK_EVERY=${every} hours`;
+  const due = fullCheckDue(config, previous.full_at, now);
+  if (due !== null) return due;
   // Entries older than the journal keeps may be pruned already: the cursor cannot say what it missed.
   const oldest = journalStamp(new Date(now.getTime() - RAW_JOURNAL_KEEP_MS + JOURNAL_MARGIN_MS));
   if (previous.cursor.through < oldest) return "the cursor is older than the journal keeps";
