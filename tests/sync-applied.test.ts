@@ -2,10 +2,13 @@
  * The sync reads only what the index says changed (lib/gdac/applied.ts), on
  * the fixture GDAC served by our local HTTPS server, with a real local lake
  * wrapped to count what the sync asks of it: a no-op sync lists no float's raw
- * folder and reads no manifest; a changed index row makes it look at exactly
- * that float; a sync killed part-way (SIGKILL, a real process) is completed
+ * folder and reads no manifest; a changed index row makes it read exactly
+ * that float's manifest (and list no folder: the manifest says what it
+ * holds); a file that left the index goes to removed/ even when its raw copy
+ * went first; a sync killed part-way (SIGKILL, a real process) is completed
  * by the next one, whose journal names what the killed one changed; a full
- * check still repairs a raw file deleted behind the sync's back.
+ * check still lists every folder and repairs a raw file deleted behind the
+ * sync's back.
  */
 import { readFileSync } from "node:fs";
 import { utimes } from "node:fs/promises";
@@ -79,7 +82,8 @@ async function journal(): Promise<JournalEntry[]> {
 
 /** The floats whose raw folder a run listed (once or more), from the prefixes it listed. */
 const floatsListed = () => [...new Set(store.floatLists().map((p) => parseRawKey(p + "x")?.wmo ?? p))].sort();
-const manifestsRead = () => store.manifestGets().map((k) => (parseManifestKey(k) ? k.slice(k.lastIndexOf("=") + 1, -".json".length) : k)).sort();
+/** The floats whose manifest a run read (once or more). */
+const manifestsRead = () => [...new Set(store.manifestGets().map((k) => (parseManifestKey(k) ? k.slice(k.lastIndexOf("=") + 1, -".json".length) : k)))].sort();
 
 describe("a sync reads only what the index says changed", () => {
   it("a no-op sync lists no float's raw folder and reads no manifest, even when an index comes back whole with the same bytes", async () => {
@@ -118,8 +122,9 @@ describe("a sync reads only what the index says changed", () => {
     srv.resetCounts();
     const stats = await runSync(config(), store, log);
     expect(stats).toMatchObject({ total_floats: 15, files_downloaded: 1, files_skipped: LISTED - 1, errors: 0 });
-    expect(floatsListed()).toEqual(["13857"]);
     expect(manifestsRead()).toEqual(["13857"]);
+    // Its manifest says what it holds: no folder is listed outside a full check.
+    expect(store.floatLists()).toEqual([]);
     const entries = await journal();
     expect(entries).toHaveLength(2);
     expect(entries[1]!.changes).toEqual([{ dac: "aoml", wmo: "13857", change: "changed" }]);
@@ -130,7 +135,8 @@ describe("a sync reads only what the index says changed", () => {
     store.reset();
     const gone = await runSync(config(), store, log);
     expect(gone).toMatchObject({ files_removed: 1, files_downloaded: 0, errors: 0 });
-    expect(floatsListed()).toEqual(["5900446"]);
+    expect(manifestsRead()).toEqual(["5900446"]);
+    expect(store.floatLists()).toEqual([]);
     expect((await journal())[2]!.changes).toEqual([{ dac: "aoml", wmo: "5900446", change: "changed" }]);
 
     // A failed fetch leaves its float pending: looked at again next time, though the index did not change.
@@ -141,10 +147,26 @@ describe("a sync reads only what the index says changed", () => {
     store.reset();
     const retry = await runSync(config(), store, log);
     expect(retry).toMatchObject({ files_downloaded: 1, errors: 0 });
-    expect(floatsListed()).toEqual(["13857"]);
+    expect(manifestsRead()).toEqual(["13857"]);
     store.reset();
     expect((await runSync(config(), store, log)).files_downloaded).toBe(0);
     expect(store.floatLists()).toEqual([]);
+  });
+
+  it("a file that left the index is marked removed even when its raw copy is gone already (a run killed between the move and its manifest)", async () => {
+    await runSync(config(), store, log);
+    const key = "raw/dac=aoml/wmo=5900446/profiles/D5900446_001.nc";
+    // What a run killed after moving the file to removed/, before its manifest said so, leaves.
+    await store.inner.move(key, "removed/20260101T000000Z/" + key);
+    await editIndex(mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
+    store.reset();
+    const gone = await runSync(config(), store, log);
+    expect(gone).toMatchObject({ files_removed: 1, files_downloaded: 0, errors: 0 });
+    expect(store.floatLists()).toEqual([]);
+    const e = (await readManifest(store.inner, "aoml", "5900446"))!.files["aoml/5900446/profiles/D5900446_001.nc"]!;
+    expect(e).toMatchObject({ status: "removed", key });
+    expect((await journal()).at(-1)!.changes).toEqual([{ dac: "aoml", wmo: "5900446", change: "changed" }]);
+    expect((await checkRawZone(store.inner)).problems).toEqual([]);
   });
 
   it("a sync killed part-way is completed by the next, whose journal names what the killed one changed", async () => {
@@ -178,7 +200,7 @@ describe("a sync reads only what the index says changed", () => {
     expect([...srv.counts.byPath].filter(([p, o]) => p.startsWith("/dac/") && (o.ok ?? 0) > 0).map(([p]) => p)).toEqual([
       "/dac/aoml/5900446/profiles/D5900446_000.nc",
     ]);
-    expect(floatsListed()).toEqual(["13857", "5900446"]);
+    expect(manifestsRead()).toEqual(["13857", "5900446"]);
     const entries = await journal();
     expect(entries).toHaveLength(2);
     expect(entries[1]!.changes.map((c) => c.wmo)).toEqual(["13857", "5900446"]);

@@ -93,17 +93,29 @@ export interface Plan {
 /** How many refused rows are logged one by one, per index file (the rest are counted). */
 const LOGGED_REFUSALS = 20;
 
+/** One listed file of a float. */
+export interface PlannedFile {
+  /** The part below the float folder (a valid name: built from an accepted row's file code). */
+  rest: string;
+  /** The index date_update, YYYYMMDDHHMISS as a number. */
+  dateUpdate: number;
+}
+
 /**
- * A float's listed files: path below `dac/` -> index date_update. A file
- * listed twice keeps its newest date_update.
+ * A float's listed files: path below `dac/` -> its name below the float
+ * folder and index date_update. A file listed twice keeps its newest
+ * date_update.
  */
-export function plannedFiles(fp: FloatPlan): Map<string, number> {
-  const out = new Map<string, number>();
+export function plannedFiles(fp: FloatPlan): Map<string, PlannedFile> {
+  const out = new Map<string, PlannedFile>();
   const { codes, updates } = fp.rows;
   for (let r = 0; r < fp.ranges.length; r += 2) {
     for (let i = fp.ranges[r]; i < fp.ranges[r + 1]; i++) {
-      const path = `${fp.dac}/${fp.wmo}/${fileRest(fp.wmo, codes[i])}`;
-      out.set(path, Math.max(updates[i], out.get(path) ?? 0));
+      const rest = fileRest(fp.wmo, codes[i]);
+      const path = `${fp.dac}/${fp.wmo}/${rest}`;
+      const seen = out.get(path);
+      if (seen === undefined) out.set(path, { rest, dateUpdate: updates[i] });
+      else if (updates[i] > seen.dateUpdate) seen.dateUpdate = updates[i];
     }
   }
   return out;

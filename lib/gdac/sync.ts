@@ -22,9 +22,11 @@
  * - Only what the index says changed is looked at: the plan is diffed, float
  *   by float, against what the last completed sync of the scope applied
  *   (applied.ts); floats whose rows are the same keep their manifest and raw
- *   folder unread. Same index copies (304 or same sha256) as last time: the
- *   index is not even read. A full check (FULL_CHECK, every FULL_CHECK_EVERY
- *   hours, no digest yet, named floats, SYNC_FILES) looks at every float.
+ *   folder unread, and the changed ones have their manifest read but not their
+ *   folder listed (the manifest says what they hold). Same index copies (304
+ *   or same sha256) as last time: the index is not even read. A full check
+ *   (FULL_CHECK, every FULL_CHECK_EVERY hours, no digest yet, named floats,
+ *   SYNC_FILES) lists every float's folder, so a raw copy missing is fetched.
  * - After its changes landed (also when it stops part-way), the run writes
  *   the raw change journal (lib/lake/changes.ts): every float whose raw files
  *   it added, replaced or removed, and every float it looked at whose
@@ -129,8 +131,12 @@ export interface SyncOptions {
 export const MAX_ERROR_DETAILS = 1000;
 /** A float's manifest is written after this many changes, and when the float is done. */
 const MANIFEST_GROUP = 8;
-/** Floats whose manifest and raw listing are read ahead of the one being fetched. */
-const LOOKAHEAD = 4;
+/**
+ * Floats whose manifest (and in a full check raw listing) are read ahead of
+ * the one being fetched: a daily run's changed float has one file or two, so
+ * the requests in flight wait on these reads unless enough are under way.
+ */
+const LOOKAHEAD = 16;
 const INDEX_KINDS: IndexKind[] = ["core", "bio", "synthetic", "meta"];
 
 interface FetchTask {
@@ -148,8 +154,11 @@ type Task = FetchTask;
 interface FloatState {
   plan: FloatPlan;
   manifest: FloatManifest;
-  /** Raw keys that exist for this float. */
-  present: Set<string>;
+  /**
+   * Raw keys that exist for this float, from a listing of its folder (full
+   * check); null when the folder was not listed: the manifest's word is taken.
+   */
+  present: Set<string> | null;
   /** The manifest was in the lake (not made up for a float never synced). */
   stored: boolean;
   outstanding: number;
@@ -644,7 +653,13 @@ class SyncRun {
     }
   }
 
-  /** Reads a float's manifest and lists its raw files. */
+  /**
+   * Reads a float's manifest, and in a full check lists its raw files. A
+   * float looked at because its index rows changed takes its manifest's word
+   * for the files it holds: listing the folder (an object per file) was most
+   * of a daily run's cost per float, and a raw file deleted behind the sync's
+   * back is the full check's to find (FULL_CHECK_EVERY).
+   */
   private async prepare(plan: FloatPlan): Promise<FloatState> {
     let manifest: FloatManifest | null = null;
     try {
@@ -653,7 +668,7 @@ class SyncRun {
       if (err instanceof LakeError) throw err;
       this.log.warn("float manifest unreadable: its files are fetched again", { wmo: plan.wmo, error: (err as Error).message });
     }
-    const present = new Set((await this.store.list(rawFloatPrefix(plan.dac, plan.wmo))).map((o) => o.key));
+    const present = this.fullCheck ? new Set((await this.store.list(rawFloatPrefix(plan.dac, plan.wmo))).map((o) => o.key)) : null;
     return {
       plan,
       manifest: manifest ?? { dac: plan.dac, wmo: plan.wmo, updated_at: this.started.toISOString(), files: {} },
@@ -675,11 +690,11 @@ class SyncRun {
     const since = this.applied?.started_at;
     if (fs.stored && (since === undefined || manifest.updated_at >= since)) this.journal.set(appliedFloatKey(plan.dac, plan.wmo), fs);
     const tasks: Task[] = [];
-    for (const [path, dateUpdate] of wanted) {
-      const key = rawFileKey(plan.dac, plan.wmo, checkGdacPath(path).rest);
+    for (const [path, { rest, dateUpdate }] of wanted) {
+      const key = rawFileKey(plan.dac, plan.wmo, rest);
       const e = manifest.files[path];
       const upToDate = e?.status === "present" && e.date_update !== null && Number(e.date_update) >= dateUpdate &&
-        e.key === key && present.has(key);
+        e.key === key && (present?.has(key) ?? true);
       if (this.incremental && upToDate) {
         this.stats.files_skipped++;
         this.filesDone++;
@@ -692,7 +707,7 @@ class SyncRun {
       const path = `${plan.dac}/${plan.wmo}/${plan.wmo}_${extra}.nc`;
       const key = rawFileKey(plan.dac, plan.wmo, checkGdacPath(path).rest);
       const e = manifest.files[path];
-      const held = this.incremental && e?.status === "present" && e.key === key && present.has(key);
+      const held = this.incremental && e?.status === "present" && e.key === key && (present?.has(key) ?? true);
       tasks.push({
         type: "fetch",
         float: fs,
@@ -826,9 +841,10 @@ class SyncRun {
     const sha256 = createHash("sha256").update(body).digest("hex");
     // A new version of a file we hold: the current copy stays aside until the new one is known to parse.
     const prior = fs.manifest.files[t.path];
-    if (prior?.status === "present" && prior.sha256 !== sha256 && fs.present.has(t.key)) await keepPrevious(this.store, t.key, prior.sha256);
+    // (keepPrevious copies nothing when the raw copy is not there, so an unlisted folder can take the manifest's word.)
+    if (prior?.status === "present" && prior.sha256 !== sha256 && (fs.present?.has(t.key) ?? true)) await keepPrevious(this.store, t.key, prior.sha256);
     await this.store.put(t.key, body);
-    fs.present.add(t.key);
+    fs.present?.add(t.key);
     fs.manifest.files[t.path] = {
       path: t.path,
       key: t.key,
@@ -850,9 +866,10 @@ class SyncRun {
   private async remove(fs: FloatState, e: ManifestEntry): Promise<void> {
     const to = removedKey(this.stamp, e.key);
     let key = e.key;
-    if (fs.present.has(e.key)) {
+    // Not listed: asked of the store, for a run killed between the move and the manifest left the entry "present".
+    if (fs.present ? fs.present.has(e.key) : (await this.store.stat(e.key)) !== null) {
       await this.store.move(e.key, to);
-      fs.present.delete(e.key);
+      fs.present?.delete(e.key);
       key = to;
     } else {
       this.log.warn("file left the index and its raw copy is already gone", { file: e.path, key: e.key });
