@@ -118,6 +118,9 @@ function emptyStats(method: InsertMethod): LoadStats {
   };
 }
 
+/** How long a load goes between two recomputations of the climatology cells it changed (see flush in runLoad). */
+const CLIMATOLOGY_FLUSH_MS = 30_000;
+
 /** Milliseconds since `t0`, to 0.1 ms. */
 const since = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
 
@@ -152,6 +155,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
   // Opened when the first Parquet file is to be read: a load with nothing to do never opens one.
   let session: DuckSession | null = null;
   const duck = async () => (session ??= await openLoadSession());
+  let flushedAt = performance.now();
   try {
     if (config.DATABASE_URL) {
       pg = await connectPostgres(config.DATABASE_URL);
@@ -186,7 +190,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     const named = targeted ? new Set(targeted) : null;
     if (plan && plan.ids.length === 0) {
       stats.timings_ms.lake += since(tl);
-      await flush();
+      await flush(true);
       await advanceCursors(scope!, cursorAfterIncremental(store.description, plan.read.cursor, plan.from, []));
       stats.aborted = opts.signal?.aborted ?? false;
       return report();
@@ -233,7 +237,7 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       await focusOnFloats(conn, files, []);
       await syncPressureBands(pg, await readPressureBands(conn));
       // Cells a load that died left marked are recomputed before anything else.
-      await flush();
+      await flush(true);
     }
 
     const batchSize = Math.max(1, config.BATCH_SIZE);
@@ -259,8 +263,8 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
       for (const id of gone) {
         if (!opts.signal?.aborted) await loadOne(id, null);
       }
-      await flush();
     }
+    await flush(true);
     stats.aborted = opts.signal?.aborted ?? false;
     if (scope && !stats.aborted) {
       // The floats that failed stay pending in the cursor: the next load tries them again.
@@ -362,12 +366,21 @@ export async function runLoad(config: Config, store: LakeStore, log: Logger, opt
     stats.cursor = "advanced";
   }
 
-  /** Recomputes the climatology cells the floats loaded since the last call changed. */
-  async function flush(): Promise<void> {
-    if (!pg) return;
+  /**
+   * Recomputes the climatology cells the floats loaded since the last
+   * recomputation changed: when `now`, or CLIMATOLOGY_FLUSH_MS after the
+   * last one (between batches). A cell is recomputed from every float's
+   * contribution to it, so doing it after every batch made a first load cost
+   * the square of a crowded cell's float count; the marks are kept in
+   * Postgres (climatology_dirty), so a load that stops between two
+   * recomputations leaves them for the next load.
+   */
+  async function flush(now = false): Promise<void> {
+    if (!pg || (!now && performance.now() - flushedAt < CLIMATOLOGY_FLUSH_MS)) return;
     const tp = performance.now();
     stats.climatology_cells_changed += await flushClimatology(pg);
     stats.timings_ms.postgres += since(tp);
+    flushedAt = performance.now();
   }
 
   /** Records a float the lake's data does not allow to load; the targets keep what they hold of it. */
