@@ -13,17 +13,17 @@
 import { readFileSync } from "node:fs";
 import { utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Config, loadConfig } from "../lib/config.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import { readManifest } from "../lib/gdac/manifest.ts";
 import { runSync } from "../lib/gdac/sync.ts";
 import { checkRawZone } from "../lib/gdac/verify.ts";
 import { type JournalEntry } from "../lib/lake/changes.ts";
 import { appliedKey, journalPrefix, parseManifestKey, parseRawKey } from "../lib/lake/layout.ts";
 import { createLogger } from "../lib/log.ts";
-import { fixturesDir, readManifest as readFixtureManifest, tempDir, type TempDir } from "./support/fixtures.ts";
-import { editableMirror, editIndex, INDEX_FILES, restoreIndexes, startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
+import { fixturesDir, readManifest as readFixtureManifest } from "./support/fixtures.ts";
+import { editIndex, INDEX_FILES } from "./support/https-server.ts";
 import { CountingStore } from "./support/counting-store.ts";
+import { useSyncBed } from "./support/sync-bed.ts";
 import { spawnJobProcess } from "./support/jobs.ts";
 
 const fixtureFiles = readFixtureManifest().filter((r) => r.path.startsWith("dac/"));
@@ -32,43 +32,14 @@ const FLOATS = new Set(fixtureFiles.map((r) => r.path.split("/")[2]!));
 const LISTED = INDEX_FILES.map((n) => readFileSync(join(fixturesDir, n), "utf8").split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("file,")).length)
   .reduce((a, b) => a + b, 0);
 
-let mirror: TempDir;
-let srv: TestHttpsServer;
-let lakeDir: TempDir;
+const bed = useSyncBed("sync-applied");
+const { env, config } = bed;
 let store: CountingStore;
 const log = createLogger({ level: "error" });
 
-beforeAll(async () => {
-  mirror = await editableMirror();
-  srv = await startHttpsServer({ root: mirror.path });
+beforeEach(() => {
+  store = new CountingStore(bed.lake.path);
 });
-
-afterAll(async () => {
-  await srv?.stop();
-  await mirror?.cleanup();
-});
-
-beforeEach(async () => {
-  lakeDir = await tempDir("sync-applied");
-  store = new CountingStore(lakeDir.path);
-  srv.setFaults({ rules: [], failureRate: 0, latencyMs: 0 });
-  srv.resetCounts();
-});
-
-afterEach(async () => {
-  await lakeDir.cleanup();
-  await restoreIndexes(mirror.path);
-});
-
-const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-  GDAC_BASE_URL: srv.url,
-  GDAC_CA_FILE: srv.caFile,
-  LAKE_URL: lakeDir.path,
-  HTTP_TIMEOUT: "5",
-  HTTP_RETRY_DELAY: "0.01",
-  ...extra,
-});
-const config = (extra: Record<string, string> = {}): Config => loadConfig({ env: env(extra), envFile: "/nonexistent/.env" });
 
 /** Bumps the date_update of one row of the profile index (the row's file name, e.g. R13857_002.nc). */
 const bump = (file: string, to: string) => (t: string) => t.replace(new RegExp(`^(.*/${file.replace(".", "\\.")},(?:[^,]*,){6})\\d{14}$`, "m"), `$1${to}`);
@@ -99,16 +70,16 @@ describe("a sync reads only what the index says changed", () => {
     expect(noop).toMatchObject({ total_floats: 15, files_downloaded: 0, files_skipped: LISTED, files_removed: 0, errors: 0 });
     expect(store.floatLists()).toEqual([]);
     expect(store.manifestGets()).toEqual([]);
-    expect(srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(1);
     expect(await journal()).toHaveLength(1);
 
     // A new modification time (new ETag): the index is fetched whole, its bytes are the same: still nothing looked at.
-    const file = join(mirror.path, "ar_index_global_prof.txt");
+    const file = join(bed.mirror.path, "ar_index_global_prof.txt");
     await utimes(file, new Date(), new Date(Date.now() + 5000));
-    srv.resetCounts();
+    bed.srv.resetCounts();
     store.reset();
     const same = await runSync(config(), store, log);
-    expect(srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
     expect(same).toMatchObject({ total_floats: 15, files_downloaded: 0, files_skipped: LISTED, errors: 0 });
     expect(store.floatLists()).toEqual([]);
     expect(store.manifestGets()).toEqual([]);
@@ -117,9 +88,9 @@ describe("a sync reads only what the index says changed", () => {
 
   it("a changed index row makes the sync look at exactly that float, fetch that file, and name that float in the journal", async () => {
     await runSync(config(), store, log);
-    await editIndex(mirror.path, "ar_index_global_prof.txt", bump("R13857_002.nc", "20240101000000"));
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", bump("R13857_002.nc", "20240101000000"));
     store.reset();
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const stats = await runSync(config(), store, log);
     expect(stats).toMatchObject({ total_floats: 15, files_downloaded: 1, files_skipped: LISTED - 1, errors: 0 });
     expect(manifestsRead()).toEqual(["13857"]);
@@ -131,7 +102,7 @@ describe("a sync reads only what the index says changed", () => {
     expect((await readManifest(store.inner, "aoml", "13857"))!.files["aoml/13857/profiles/R13857_002.nc"]!.date_update).toBe("20240101000000");
 
     // A row gone: the float is looked at, its file moved to removed/, the float named again.
-    await editIndex(mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
     store.reset();
     const gone = await runSync(config(), store, log);
     expect(gone).toMatchObject({ files_removed: 1, files_downloaded: 0, errors: 0 });
@@ -140,10 +111,10 @@ describe("a sync reads only what the index says changed", () => {
     expect((await journal())[2]!.changes).toEqual([{ dac: "aoml", wmo: "5900446", change: "changed" }]);
 
     // A failed fetch leaves its float pending: looked at again next time, though the index did not change.
-    await editIndex(mirror.path, "ar_index_global_prof.txt", bump("R13857_003.nc", "20240101000000"));
-    srv.setFaults({ rules: [{ path: "/dac/aoml/13857/profiles/R13857_003.nc", fault: { kind: "status", status: 404 } }] });
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", bump("R13857_003.nc", "20240101000000"));
+    bed.srv.setFaults({ rules: [{ path: "/dac/aoml/13857/profiles/R13857_003.nc", fault: { kind: "status", status: 404 } }] });
     expect((await runSync(config(), store, log)).errors).toBe(1);
-    srv.setFaults({ rules: [] });
+    bed.srv.setFaults({ rules: [] });
     store.reset();
     const retry = await runSync(config(), store, log);
     expect(retry).toMatchObject({ files_downloaded: 1, errors: 0 });
@@ -158,7 +129,7 @@ describe("a sync reads only what the index says changed", () => {
     const key = "raw/dac=aoml/wmo=5900446/profiles/D5900446_001.nc";
     // What a run killed after moving the file to removed/, before its manifest said so, leaves.
     await store.inner.move(key, "removed/20260101T000000Z/" + key);
-    await editIndex(mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
     store.reset();
     const gone = await runSync(config(), store, log);
     expect(gone).toMatchObject({ files_removed: 1, files_downloaded: 0, errors: 0 });
@@ -172,9 +143,9 @@ describe("a sync reads only what the index says changed", () => {
   it("a sync killed part-way is completed by the next, whose journal names what the killed one changed", async () => {
     await runSync(config(), store, log);
     // 13857 gets two newer files; 5900446 one, whose download hangs until the process is killed.
-    await editIndex(mirror.path, "ar_index_global_prof.txt", (t) =>
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", (t) =>
       bump("D5900446_000.nc", "20240202000000")(bump("R13857_001.nc", "20240101000000")(bump("R13857_002.nc", "20240101000000")(t))));
-    srv.setFaults({ rules: [{ path: "/dac/aoml/5900446/profiles/D5900446_000.nc", fault: { kind: "hang" } }] });
+    bed.srv.setFaults({ rules: [{ path: "/dac/aoml/5900446/profiles/D5900446_000.nc", fault: { kind: "hang" } }] });
     const job = spawnJobProcess("sync", ["--json"], { env: env({ LOG_FORMAT: "json", HTTP_TIMEOUT: "60" }) });
     try {
       const deadline = Date.now() + 40_000;
@@ -182,7 +153,7 @@ describe("a sync reads only what the index says changed", () => {
         const m = await readManifest(store.inner, "aoml", "13857").catch(() => null);
         const landed = m?.files["aoml/13857/profiles/R13857_001.nc"]?.date_update === "20240101000000" &&
           m?.files["aoml/13857/profiles/R13857_002.nc"]?.date_update === "20240101000000";
-        if (landed && srv.countFor("/dac/aoml/5900446/profiles/D5900446_000.nc") > 0) break;
+        if (landed && bed.srv.countFor("/dac/aoml/5900446/profiles/D5900446_000.nc") > 0) break;
         if (Date.now() > deadline) throw new Error(`the sync did not reach the hanging file:\n${job.stderr()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -192,12 +163,12 @@ describe("a sync reads only what the index says changed", () => {
     expect((await job.done).signal).toBe("SIGKILL");
     // Killed: 13857's files landed, but no journal entry says so.
     expect(await journal()).toHaveLength(1);
-    srv.setFaults({ rules: [] });
+    bed.srv.setFaults({ rules: [] });
     store.reset();
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const next = await runSync(config(), store, log);
     expect(next).toMatchObject({ files_downloaded: 1, errors: 0 });
-    expect([...srv.counts.byPath].filter(([p, o]) => p.startsWith("/dac/") && (o.ok ?? 0) > 0).map(([p]) => p)).toEqual([
+    expect([...bed.srv.counts.byPath].filter(([p, o]) => p.startsWith("/dac/") && (o.ok ?? 0) > 0).map(([p]) => p)).toEqual([
       "/dac/aoml/5900446/profiles/D5900446_000.nc",
     ]);
     expect(manifestsRead()).toEqual(["13857", "5900446"]);

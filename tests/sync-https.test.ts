@@ -11,8 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Config, loadConfig } from "../lib/config.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import { LakeError } from "../lib/errors.ts";
 import { indexKey, indexMetaKey, manifestKey } from "../lib/lake/layout.ts";
 import { readManifest as readFloatManifest } from "../lib/gdac/manifest.ts";
@@ -21,73 +20,30 @@ import { runSync, type SyncStats } from "../lib/gdac/sync.ts";
 import { checkRawZone } from "../lib/gdac/verify.ts";
 import { LocalLakeStore } from "../lib/lake/local.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
-import { readManifest, tempDir, type TempDir } from "./support/fixtures.ts";
-import { editableMirror, startHttpsServer, type TestHttpsServer } from "./support/https-server.ts";
+import { readManifest } from "./support/fixtures.ts";
+import { editIndex } from "./support/https-server.ts";
+import { useSyncBed } from "./support/sync-bed.ts";
 
 const fixtureFiles = readManifest().filter((r) => r.path.startsWith("dac/"));
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 /** raw/dac=<dac>/wmo=<wmo>/<rest> for a fixture path dac/<dac>/<wmo>/<rest>. */
 const rawKeyOf = (path: string) => path.replace(/^dac\/([^/]+)\/([^/]+)\//, "raw/dac=$1/wmo=$2/");
 
-let mirror: TempDir;
-let srv: TestHttpsServer;
-let lakeDir: TempDir;
+const bed = useSyncBed("sync-lake");
+const { config } = bed;
 let store: LocalLakeStore;
 let logLines: string[];
 let log: Logger;
 
-beforeAll(async () => {
-  mirror = await editableMirror();
-  srv = await startHttpsServer({ root: mirror.path });
-});
-
-afterAll(async () => {
-  await srv?.stop();
-  await mirror?.cleanup();
-});
-
-beforeEach(async () => {
-  lakeDir = await tempDir("sync-lake");
-  store = new LocalLakeStore(lakeDir.path);
+beforeEach(() => {
+  store = new LocalLakeStore(bed.lake.path);
   logLines = [];
   log = createLogger({ level: "info", write: (l) => logLines.push(l) });
-  srv.setFaults({ rules: [], failureRate: 0, latencyMs: 0 });
-  srv.resetCounts();
 });
-
-afterEach(async () => {
-  await lakeDir.cleanup();
-  // Undo index edits for the next test.
-  const { INDEX_FILES } = await import("./support/https-server.ts");
-  const { fixturesDir } = await import("./support/fixtures.ts");
-  for (const name of INDEX_FILES) await writeFile(join(mirror.path, name), await readFile(join(fixturesDir, name)));
-});
-
-function config(env: Record<string, string> = {}): Config {
-  return loadConfig({
-    env: {
-      GDAC_BASE_URL: srv.url,
-      GDAC_CA_FILE: srv.caFile,
-      LAKE_URL: lakeDir.path,
-      HTTP_TIMEOUT: "5",
-      HTTP_RETRY_DELAY: "0.01",
-      ...env,
-    },
-    envFile: "/nonexistent/.env",
-  });
-}
 
 /** GETs of data files answered 200 since the last resetCounts, by path below /dac/. */
 function dataFilesServed(): string[] {
-  return [...srv.counts.byPath].filter(([p, o]) => p.startsWith("/dac/") && (o.ok ?? 0) > 0).map(([p]) => p.slice(5)).sort();
-}
-
-async function editIndex(name: string, edit: (text: string) => string): Promise<void> {
-  const file = join(mirror.path, name);
-  const before = await readFile(file, "utf8");
-  const after = edit(before);
-  expect(after).not.toBe(before);
-  await writeFile(file, after);
+  return [...bed.srv.counts.byPath].filter(([p, o]) => p.startsWith("/dac/") && (o.ok ?? 0) > 0).map(([p]) => p.slice(5)).sort();
 }
 
 describe("a full sync over HTTPS into a local lake", () => {
@@ -124,31 +80,31 @@ describe("a full sync over HTTPS into a local lake", () => {
     // The index files are cached in the lake with their validators.
     expect(await store.stat(indexKey("ar_index_global_prof.txt"))).not.toBeNull();
     const sidecar = JSON.parse(new TextDecoder().decode((await store.get(indexMetaKey("ar_index_global_prof.txt")))!));
-    expect(sidecar).toMatchObject({ name: "ar_index_global_prof.txt", source: srv.url });
+    expect(sidecar).toMatchObject({ name: "ar_index_global_prof.txt", source: bed.srv.url });
     expect(sidecar.etag).toMatch(/^".+"$/);
     // Nothing hidden (temporary) is left in the lake.
     const { readdirSync } = await import("node:fs");
-    const all = readdirSync(lakeDir.path, { recursive: true }) as string[];
+    const all = readdirSync(bed.lake.path, { recursive: true }) as string[];
     expect(all.filter((p) => /(^|\/)\.[^/]*\.tmp$/.test(p))).toEqual([]);
   });
 
   it("asks for the .gz index files first and falls back to .txt on 404", async () => {
     await runSync(config({ FLOAT_IDS: "3902131" }), store, log);
-    expect(srv.countFor("/ar_index_global_prof.txt.gz", "not_found")).toBe(1);
-    expect(srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt.gz", "not_found")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
     const { INDEX_FILES } = await import("./support/https-server.ts");
-    for (const name of INDEX_FILES) await writeFile(join(mirror.path, name + ".gz"), gzipSync(await readFile(join(mirror.path, name))));
+    for (const name of INDEX_FILES) await writeFile(join(bed.mirror.path, name + ".gz"), gzipSync(await readFile(join(bed.mirror.path, name))));
     try {
-      srv.resetCounts();
+      bed.srv.resetCounts();
       const stats = await runSync(config({ FLOAT_IDS: "3902131", ENABLE_INCREMENTAL_SYNC: "false" }), store, log);
       expect(stats).toMatchObject({ total_floats: 1, files_downloaded: 10, errors: 0 });
       for (const name of INDEX_FILES) {
-        expect(srv.countFor(`/${name}.gz`, "ok"), name).toBe(1);
-        expect(srv.countFor(`/${name}`), name).toBe(0);
+        expect(bed.srv.countFor(`/${name}.gz`, "ok"), name).toBe(1);
+        expect(bed.srv.countFor(`/${name}`), name).toBe(0);
       }
       expect(await store.stat(indexKey("ar_index_global_prof.txt.gz"))).not.toBeNull();
     } finally {
-      for (const name of INDEX_FILES) await rm(join(mirror.path, name + ".gz"), { force: true });
+      for (const name of INDEX_FILES) await rm(join(bed.mirror.path, name + ".gz"), { force: true });
     }
   });
 
@@ -167,20 +123,20 @@ describe("a full sync over HTTPS into a local lake", () => {
 
   it("a second run fetches no data file; index files and prof/Sprof are asked conditionally", async () => {
     await runSync(config({ SYNC_FILES: "prof,Sprof" }), store, log);
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const second = await runSync(config({ SYNC_FILES: "prof,Sprof" }), store, log);
     expect(second).toMatchObject({ files_downloaded: 0, files_skipped: fixtureFiles.length, errors: 0, bytes_downloaded: 0 });
     expect(dataFilesServed()).toEqual([]);
-    expect(srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(1);
-    expect(srv.countFor("/dac/aoml/13857/13857_prof.nc", "not_modified")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(1);
+    expect(bed.srv.countFor("/dac/aoml/13857/13857_prof.nc", "not_modified")).toBe(1);
     expect((await checkRawZone(store)).problems).toEqual([]);
   });
 
   it("a newer date_update in the index re-fetches exactly that file", async () => {
     await runSync(config(), store, log);
-    await editIndex("ar_index_global_prof.txt", (t) =>
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", (t) =>
       t.replace("aoml/13857/profiles/R13857_002.nc,19970809192112,0.072,-17.659,A,845,AO,20181011180521", "aoml/13857/profiles/R13857_002.nc,19970809192112,0.072,-17.659,A,845,AO,20240101000000"));
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const stats = await runSync(config(), store, log);
     expect(stats).toMatchObject({ files_downloaded: 1, errors: 0, files_skipped: 201 });
     expect(dataFilesServed()).toEqual(["aoml/13857/profiles/R13857_002.nc"]);
@@ -193,7 +149,7 @@ describe("a full sync over HTTPS into a local lake", () => {
     await runSync(config(), store, log);
     const key = "raw/dac=aoml/wmo=5900446/profiles/D5900446_001.nc";
     const bytes = await store.get(key);
-    await editIndex("ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
+    await editIndex(bed.mirror.path, "ar_index_global_prof.txt", (t) => t.replace(/^aoml\/5900446\/profiles\/D5900446_001\.nc,.*\n/m, ""));
     const stats = await runSync(config(), store, log);
     expect(stats).toMatchObject({ files_removed: 1, files_downloaded: 0, errors: 0 });
     expect(await store.stat(key)).toBeNull();
@@ -208,7 +164,7 @@ describe("a full sync over HTTPS into a local lake", () => {
     expect((await runSync(config(), store, log)).files_removed).toBe(0);
     // The row is back: the file is fetched again and present.
     const { fixturesDir } = await import("./support/fixtures.ts");
-    await writeFile(join(mirror.path, "ar_index_global_prof.txt"), await readFile(join(fixturesDir, "ar_index_global_prof.txt")));
+    await writeFile(join(bed.mirror.path, "ar_index_global_prof.txt"), await readFile(join(fixturesDir, "ar_index_global_prof.txt")));
     const back = await runSync(config(), store, log);
     expect(back).toMatchObject({ files_downloaded: 1, files_removed: 0 });
     expect((await readFloatManifest(store, "aoml", "5900446"))!.files["aoml/5900446/profiles/D5900446_001.nc"].status).toBe("present");
@@ -216,17 +172,17 @@ describe("a full sync over HTTPS into a local lake", () => {
 
   it("ENABLE_INCREMENTAL_SYNC=false fetches everything again, index files included", async () => {
     await runSync(config({ FLOAT_IDS: "13857" }), store, log);
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const stats = await runSync(config({ FLOAT_IDS: "13857", ENABLE_INCREMENTAL_SYNC: "false" }), store, log);
     expect(stats).toMatchObject({ total_floats: 1, files_downloaded: 5, files_skipped: 0 });
-    expect(srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
-    expect(srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(0);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "ok")).toBe(1);
+    expect(bed.srv.countFor("/ar_index_global_prof.txt", "not_modified")).toBe(0);
   });
 
   it("a raw file deleted from the lake is fetched again even though the manifest has it", async () => {
     await runSync(config({ FLOAT_IDS: "13857" }), store, log);
     await store.delete("raw/dac=aoml/wmo=13857/profiles/R13857_003.nc");
-    srv.resetCounts();
+    bed.srv.resetCounts();
     const stats = await runSync(config({ FLOAT_IDS: "13857" }), store, log);
     expect(stats.files_downloaded).toBe(1);
     expect(dataFilesServed()).toEqual(["aoml/13857/profiles/R13857_003.nc"]);
@@ -251,11 +207,11 @@ describe("selection and bad input", () => {
   it("refuses an invalid WMO passed by a caller before any request", async () => {
     await expect(runSync(config(), store, log, { floatIds: ["12ab"] })).rejects.toThrow(/invalid WMO float id "12ab"/);
     await expect(runSync(config(), store, log, { floatIds: ["../x"] })).rejects.toMatchObject({ exitCode: 2 });
-    expect(srv.counts.total).toBe(0);
+    expect(bed.srv.counts.total).toBe(0);
   });
 
   it("a 404 on a listed file is a named error, the manifest has no entry for it, and the others land", async () => {
-    srv.setFaults({ rules: [{ path: "/dac/aoml/13857/profiles/R13857_003.nc", fault: { kind: "status", status: 404 } }] });
+    bed.srv.setFaults({ rules: [{ path: "/dac/aoml/13857/profiles/R13857_003.nc", fault: { kind: "status", status: 404 } }] });
     const stats = await runSync(config({ FLOAT_IDS: "13857,5900446" }), store, log);
     expect(stats).toMatchObject({ files_downloaded: 7, errors: 1 });
     expect(stats.error_details).toEqual([{
@@ -264,18 +220,18 @@ describe("selection and bad input", () => {
       stage: "fetch",
       message: expect.stringContaining("HTTP 404: listed in the index but not on the GDAC"),
     }]);
-    expect(srv.countFor("/dac/aoml/13857/profiles/R13857_003.nc")).toBe(1); // no retry
+    expect(bed.srv.countFor("/dac/aoml/13857/profiles/R13857_003.nc")).toBe(1); // no retry
     const m = (await readFloatManifest(store, "aoml", "13857"))!;
     expect(m.files["aoml/13857/profiles/R13857_003.nc"]).toBeUndefined();
     expect(Object.keys(m.files).length).toBe(4);
   });
 
   it("a 403 is not retried either, and is named", async () => {
-    srv.setFaults({ rules: [{ path: "/dac/aoml/13857/13857_meta.nc", fault: { kind: "status", status: 403 } }] });
+    bed.srv.setFaults({ rules: [{ path: "/dac/aoml/13857/13857_meta.nc", fault: { kind: "status", status: 403 } }] });
     const stats = await runSync(config({ FLOAT_IDS: "13857", HTTP_MAX_RETRIES: "3" }), store, log);
     expect(stats.errors).toBe(1);
     expect(stats.error_details[0]).toMatchObject({ file: "aoml/13857/13857_meta.nc", message: expect.stringContaining("HTTP 403") });
-    expect(srv.countFor("/dac/aoml/13857/13857_meta.nc")).toBe(1);
+    expect(bed.srv.countFor("/dac/aoml/13857/13857_meta.nc")).toBe(1);
     expect(stats.retries).toBe(0);
   });
 });
@@ -283,8 +239,8 @@ describe("selection and bad input", () => {
 describe("failures of the lake and interruptions", () => {
   it("a lake that cannot be written stops the run with a clear LakeError and no manifest entry for the file", async () => {
     // A file where the float's folder must go: every write under it fails.
-    await mkdir(join(lakeDir.path, "raw", "dac=aoml"), { recursive: true });
-    await writeFile(join(lakeDir.path, "raw", "dac=aoml", "wmo=13857"), "in the way");
+    await mkdir(join(bed.lake.path, "raw", "dac=aoml"), { recursive: true });
+    await writeFile(join(bed.lake.path, "raw", "dac=aoml", "wmo=13857"), "in the way");
     const err = await runSync(config({ FLOAT_IDS: "13857" }), store, log).then(() => null, (e) => e);
     expect(err).toBeInstanceOf(LakeError);
     expect(String(err.message)).toMatch(/cannot write raw\/dac=aoml\/wmo=13857\/.+ to the lake/);
@@ -292,7 +248,7 @@ describe("failures of the lake and interruptions", () => {
   });
 
   it("an abort stops starting files, keeps what landed recorded, and says aborted", async () => {
-    srv.setFaults({ latencyMs: 40 });
+    bed.srv.setFaults({ latencyMs: 40 });
     const ac = new AbortController();
     let landed = 0;
     const stats = await runSync(config({ HTTP_CONCURRENCY: "2" }), store, log, {
@@ -310,7 +266,7 @@ describe("failures of the lake and interruptions", () => {
     expect(report.problems).toEqual([]);
     expect(report.files).toBe(stats.files_downloaded);
     // A re-run completes the work.
-    srv.setFaults({ latencyMs: 0 });
+    bed.srv.setFaults({ latencyMs: 0 });
     const rest = await runSync(config(), store, log);
     expect(rest.files_downloaded + stats.files_downloaded).toBe(202);
     expect((await checkRawZone(store)).files).toBe(202);
