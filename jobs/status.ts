@@ -12,13 +12,15 @@ What an operator and a probe need to know about the lake:
   the backlog: floats synced but not parsed, parsed but not loaded, and
   quarantined files;
   freshness per DAC: the newest date_update landed against the newest in the
-  cached GDAC index, over the floats the settings select (--dac, --float).
+  cached GDAC index, over the floats the settings select (--dac, --float);
+  compaction: staging files not yet folded (count, bytes, oldest), the live
+  list's commit and segments, and files waiting for GC.
 
 Options:
   --dac DAC          only this DAC (repeatable; ARGO_DAC)
   --float WMO        only these floats (repeatable; FLOAT_IDS)
 ${OPTION_HELP.lake}
-  --status-max-lag H hours a DAC or the cached index may lag (STATUS_MAX_LAG, default 24)
+  --status-max-lag H hours a DAC, the cached index or compaction may lag (STATUS_MAX_LAG, default 24)
   --json             print the status as one JSON object on stdout
 ${OPTION_HELP.dotenv}
 ${OPTION_HELP.help}
@@ -26,7 +28,9 @@ ${OPTION_HELP.help}
 Exit codes: 0 healthy; 1 unhealthy: the lake does not exist or holds nothing,
 the latest run of a job failed, a DAC is stale (its newest date_update in the
 index is more than STATUS_MAX_LAG hours newer than its newest landed), or the
-cached index is older than STATUS_MAX_LAG hours; every reason is listed;
+cached index is older than STATUS_MAX_LAG hours, compaction is behind (a
+staging file no compaction has looked at is older than STATUS_MAX_LAG hours)
+or the live list is unreadable; every reason is listed;
 2 bad arguments or settings.
 `;
 

@@ -5,7 +5,9 @@
  *                  503 with the reason otherwise (a failed last run, or stopping)
  *   GET /metrics   Prometheus text exposition (prom-client): runs by job and verdict,
  *                  stage runs, files and bytes fetched, retries, errors, stage durations,
- *                  the last successful run per stage, and lake freshness per DAC
+ *                  the last successful run per stage, lake freshness per DAC, and
+ *                  compaction health (staging files not folded, the live list's
+ *                  commit, segments, files waiting for GC)
  *
  * Every count comes from the runner's records (it observes each stage and
  * run as it ends), so /metrics agrees with runs/ by construction.
@@ -17,6 +19,7 @@ import type { Logger } from "../log.ts";
 import type { RunObserver } from "../runner.ts";
 import { STAGE_NAMES, stageDef, VERDICTS } from "../stages.ts";
 import type { JobName, RunRecord, StageResult } from "./runs.ts";
+import type { CompactionStatus } from "./status.ts";
 
 /** Per DAC: the newest date_update landed and the newest in the cached index (epoch seconds; null when unknown). */
 export interface DacFreshnessPoint {
@@ -88,6 +91,36 @@ export class SchedulerMetrics implements RunObserver {
     labelNames: ["dac"],
     registers: [this.registry],
   });
+  // The compaction gauges are registered once the lake has been read (absent before, and again while the live
+  // list cannot be read): a 0 would claim an empty backlog nobody measured.
+  private readonly stagingFiles = new Gauge({ name: "argo_lake_compaction_staging_files", help: "Staging files (one per float and partition) not yet folded into segments", registers: [] });
+  private readonly stagingBytes = new Gauge({ name: "argo_lake_compaction_staging_bytes", help: "Bytes of the staging files not yet folded into segments", registers: [] });
+  /** Modification time (ms) of the oldest staging file not folded; null when there is none. */
+  private stagingOldestMs: number | null = null;
+  private readonly stagingOldestAge: Gauge = new Gauge({
+    name: "argo_lake_compaction_staging_oldest_age_seconds",
+    help: "Age of the oldest staging file not yet folded, at scrape time (0 when none)",
+    registers: [],
+    collect: (): void => this.stagingOldestAge.set(this.stagingOldestMs === null ? 0 : Math.max(0, (Date.now() - this.stagingOldestMs) / 1000)),
+  });
+  private readonly behind = new Gauge({
+    name: "argo_lake_compaction_behind",
+    help: "1 when deno task status calls compaction behind (a staging file no compaction has looked at is older than STATUS_MAX_LAG)",
+    registers: [],
+  });
+  private readonly commit = new Gauge({ name: "argo_lake_compaction_commit", help: "The live list's commit number (0: never compacted)", registers: [] });
+  private readonly commitTime = new Gauge({
+    name: "argo_lake_compaction_commit_timestamp_seconds",
+    help: "When the live list was committed, Unix time (absent before the first compaction)",
+    registers: [],
+  });
+  private readonly segments = new Gauge({ name: "argo_lake_compaction_segments", help: "Committed segments of every table", registers: [] });
+  private readonly gcFiles = new Gauge({
+    name: "argo_lake_compaction_gc_pending_files",
+    help: "Files waiting for GC: folded staging files and tombstones, retired and orphan segments",
+    registers: [],
+  });
+  private readonly gcBytes = new Gauge({ name: "argo_lake_compaction_gc_pending_bytes", help: "Bytes of the files waiting for GC", registers: [] });
   private readonly up = new Gauge({ name: "argo_lake_scheduler_up", help: "1 while the scheduler runs", registers: [this.registry] });
 
   constructor() {
@@ -135,6 +168,30 @@ export class SchedulerMetrics implements RunObserver {
       if (p.index !== null) this.indexNewest.set({ dac: p.dac }, p.index);
       if (p.landed !== null && p.index !== null) this.lag.set({ dac: p.dac }, Math.max(0, p.index - p.landed));
     }
+  }
+
+  /** Sets the compaction gauges (refreshed with the freshness); null (the live list unreadable) removes them, so no stale value stays. */
+  setCompaction(c: CompactionStatus | null): void {
+    const show = (g: Gauge, value: number | null) => {
+      const name = (g as unknown as { name: string }).name;
+      const shown = this.registry.getSingleMetric(name) !== undefined;
+      if (value === null) {
+        if (shown) this.registry.removeSingleMetric(name);
+        return;
+      }
+      if (!shown) this.registry.registerMetric(g);
+      g.set(value);
+    };
+    this.stagingOldestMs = c?.staging.oldest_at ? Date.parse(c.staging.oldest_at) : null;
+    show(this.stagingFiles, c?.staging.files ?? null);
+    show(this.stagingBytes, c?.staging.bytes ?? null);
+    show(this.stagingOldestAge, c ? 0 : null); // its value is computed at scrape time
+    show(this.behind, c ? Number(c.behind) : null);
+    show(this.commit, c?.commit ?? null);
+    show(this.commitTime, c?.committed_at ? Date.parse(c.committed_at) / 1000 : null);
+    show(this.segments, c?.segments ?? null);
+    show(this.gcFiles, c?.gc_pending.files ?? null);
+    show(this.gcBytes, c?.gc_pending.bytes ?? null);
   }
 
   /** The scheduler is shutting down: /healthz answers 503 from now on. */

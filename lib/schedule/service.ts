@@ -42,6 +42,22 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
   const scope = scopeOf(shard);
   const lock = openRunLock(config, store, scope, { log });
   const metrics = config.METRICS_PORT !== undefined ? new SchedulerMetrics() : null;
+  // The lake's freshness and compaction health are read from the lake at start and after each run, not on every
+  // scrape; a read that ends after a later one started is dropped, so an older snapshot never wins.
+  let reads = 0;
+  let shown = 0;
+  const refreshLake = (m: SchedulerMetrics) => {
+    const n = ++reads;
+    return lakeStatus(config, store, log).then(
+      (s) => {
+        if (n < shown) return;
+        shown = n;
+        m.setFreshness(s.freshness.map((d) => ({ dac: d.dac, landed: seconds(d.newest_landed), index: seconds(d.newest_in_index) })));
+        m.setCompaction(s.compaction);
+      },
+      (err) => log.warn("cannot read the lake's status for /metrics", { error: (err as Error).message }),
+    );
+  };
   const scheduler = new Scheduler({
     config,
     store,
@@ -52,15 +68,12 @@ export async function serveSchedule(opts: ServeOptions): Promise<0 | 1> {
       stageFinished: (job, r) => metrics.stageFinished(job, r),
       runFinished: (record) => {
         metrics.runFinished(record);
-        // Freshness is read from the lake after each run, not on every scrape.
-        lakeStatus(config, store, log).then(
-          (s) => metrics.setFreshness(s.freshness.map((d) => ({ dac: d.dac, landed: seconds(d.newest_landed), index: seconds(d.newest_in_index) }))),
-          (err) => log.warn("cannot read the lake's freshness for /metrics", { error: (err as Error).message }),
-        );
+        void refreshLake(metrics);
       },
     } : undefined,
   });
   const server = metrics ? await serveMetrics(metrics, config.METRICS_PORT!, log) : null;
+  if (metrics) void refreshLake(metrics);
   const timeoutMs = config.SHUTDOWN_TIMEOUT * 1000;
 
   let signalled: (name: string) => void = () => {};

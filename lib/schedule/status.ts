@@ -16,7 +16,11 @@
  *   3. a DAC is stale: its newest date_update in the cached index is more than
  *      STATUS_MAX_LAG hours newer than its newest landed (or nothing landed);
  *   4. the cached index is older than STATUS_MAX_LAG hours (sync has not
- *      looked at the GDAC since).
+ *      looked at the GDAC since);
+ *   5. compaction is behind: a staging file not yet folded was written more
+ *      than STATUS_MAX_LAG hours ago and no compaction has looked at the lake
+ *      since (one that did and left it pending by COMPACT_MIN_SHARE is the
+ *      policy, not a stopped compaction), or the live list is unreadable.
  * A partial last run is reported, not unhealthy: what failed is in the backlog.
  */
 import { parseFileName } from "../argo/filename.ts";
@@ -26,11 +30,14 @@ import { cachedIndex, indexChunks } from "../gdac/index-cache.ts";
 import { INDEX_NAMES, type IndexKind, readIndex, ROW_UPDATE } from "../gdac/index-file.ts";
 import { FloatManifestSchema } from "../gdac/manifest.ts";
 import { assertLakeExists } from "../removal-guard.ts";
-import { MANIFEST_PREFIX, parseManifestKey, parseRawKey, parseStateKey, RAW_DATA_PREFIX, STATE_PREFIX } from "../lake/layout.ts";
-import type { LakeStore } from "../lake/store.ts";
+import { CompactStatsSchema } from "../lake/compact-stats.ts";
+import { MANIFEST_PREFIX, parseManifestKey, parseRawKey, parseSegmentKey, parseStateKey, parseTableFileKey, parseTombstoneKey, RAW_DATA_PREFIX, STATE_PREFIX } from "../lake/layout.ts";
+import { readSnapshot } from "../lake/live.ts";
+import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { listQuarantine } from "../parse/quarantine.ts";
 import { ParseStateSchema } from "../parse/state.ts";
+import { TABLES } from "../../lake/schema.ts";
 import { JOB_NAMES, listRunRecords, type RunRecord } from "./runs.ts";
 
 /** The latest run of one job. */
@@ -55,6 +62,37 @@ export interface DacFreshness {
   stale: boolean;
 }
 
+/** Files of one kind: how many, their bytes, and the oldest one's modification time and age. */
+export interface FileBacklog {
+  files: number;
+  bytes: number;
+  /** Modification time of the oldest, ISO UTC; null when there is none. */
+  oldest_at: string | null;
+  oldest_age_h: number | null;
+}
+
+/** Compaction health: what waits to be folded into segments, the live list, and what waits for GC. */
+export interface CompactionStatus {
+  /** The live list's commit number (0: never compacted) and when it was committed. */
+  commit: number;
+  committed_at: string | null;
+  /** Committed segments of every table, and their bytes. */
+  segments: number;
+  segment_bytes: number;
+  /** Staging files (one per float and partition) no commit has folded: every query lists and opens each. */
+  staging: FileBacklog;
+  /** Tombstones no commit has folded (each hides a float's segment rows of a table). */
+  tombstones: number;
+  /** Start of the last compaction that planned over the lake (committed, or left every partition to the policy); null: none on record. */
+  last_compaction_at: string | null;
+  /** The staging files written after that start: no compaction has looked at them yet. */
+  unseen: FileBacklog;
+  /** Objects GC deletes once COMPACT_GRACE has passed: folded staging files and tombstones, retired and orphan segments. */
+  gc_pending: { files: number; bytes: number };
+  /** Problem 5: an unseen staging file is older than STATUS_MAX_LAG hours. */
+  behind: boolean;
+}
+
 /** The whole status, as `--json` prints it. */
 export interface LakeStatus {
   lake: string;
@@ -74,6 +112,8 @@ export interface LakeStatus {
     examples: { synced_not_parsed: string[]; parsed_not_loaded: string[]; quarantined: string[] };
   };
   freshness: DacFreshness[];
+  /** null when the live list cannot be read (then a problem says why). */
+  compaction: CompactionStatus | null;
   index: { fetched_at: string | null; age_h: number | null };
   thresholds: { max_lag_h: number };
 }
@@ -188,6 +228,18 @@ export async function lakeStatus(config: Config, store: LakeStore, log: Logger, 
   const indexAgeH = index.fetchedAt ? Math.round(((now.getTime() - Date.parse(index.fetchedAt)) / HOUR) * 10) / 10 : null;
   if (indexAgeH !== null && indexAgeH > maxLagH) problems.push(`the cached GDAC index was fetched ${indexAgeH} h ago (limit ${maxLagH} h): sync has not looked at the GDAC since`);
 
+  const compaction = await compactionStatus(store, records, now, maxLagH).catch((err: Error) => {
+    problems.push(`compaction: the live list cannot be read: ${err.message}`);
+    return null;
+  });
+  if (compaction?.behind) {
+    const u = compaction.unseen;
+    problems.push(
+      `compaction is behind: ${u.files} staging file(s) not folded since ${compaction.last_compaction_at ? `the last compaction looked (${compaction.last_compaction_at})` : "ever (no compaction on record)"}, ` +
+        `the oldest written ${u.oldest_age_h} h ago (limit ${maxLagH} h): every query opens them one by one until a compaction folds them`,
+    );
+  }
+
   if (records.length === 0 && landed.size === 0 && states.size === 0 && (await store.list(RAW_DATA_PREFIX)).length === 0) {
     problems.unshift(`the lake ${store.description} holds nothing: no run record, no raw file, no parse state`);
   }
@@ -206,8 +258,79 @@ export async function lakeStatus(config: Config, store: LakeStore, log: Logger, 
       examples: { synced_not_parsed: notParsed.slice(0, 10), parsed_not_loaded: (notLoaded ?? []).slice(0, 10), quarantined: quarantine.slice(0, 10).map((q) => q.file) },
     },
     freshness: [...byDac.values()].sort((a, b) => a.dac.localeCompare(b.dac)),
+    compaction,
     index: { fetched_at: index.fetchedAt, age_h: indexAgeH },
     thresholds: { max_lag_h: maxLagH },
+  };
+}
+
+const ageH = (now: Date, iso: string | null) => (iso === null ? null : Math.round(((now.getTime() - Date.parse(iso)) / HOUR) * 10) / 10);
+
+function backlogOf(objects: readonly LakeObject[], now: Date): FileBacklog {
+  let oldest: Date | null = null;
+  for (const o of objects) if (oldest === null || o.modified < oldest) oldest = o.modified;
+  const at = oldest?.toISOString() ?? null;
+  return { files: objects.length, bytes: objects.reduce((a, o) => a + o.size, 0), oldest_at: at, oldest_age_h: ageH(now, at) };
+}
+
+/**
+ * Start of the newest compaction on record that planned over the lake: not
+ * one that found the lock taken, was stopped or failed (or a shard's, which
+ * does not compact).
+ */
+function lastCompactionLook(records: readonly RunRecord[]): { run_id: string; at: string } | null {
+  for (const r of records) {
+    for (const s of r.stages) {
+      if (s.stage !== "compact" || s.verdict === "failed" || s.stats === null) continue;
+      const c = CompactStatsSchema.safeParse(s.stats);
+      if (c.success && !c.data.locked && !c.data.aborted) return { run_id: r.run_id, at: c.data.start_time };
+    }
+  }
+  return null;
+}
+
+/**
+ * Compaction health from one snapshot of the lake (listing of the table
+ * folders and tombstones, then the live list, as readers take it). A staging
+ * file or tombstone the live list names as folded, unchanged since, is
+ * waiting for GC, not for compaction. Throws LakeError when the live list is
+ * damaged.
+ */
+async function compactionStatus(store: LakeStore, records: readonly RunRecord[], now: Date, maxLagH: number): Promise<CompactionStatus> {
+  const { live, listed } = await readSnapshot(store);
+  const folded = new Set(live.folded.map((f) => `${f.key}\n${f.size}\n${f.modified}`));
+  // Retired segments and orphans (a killed compaction's) are the segments the live list does not name.
+  const isFolded = (o: LakeObject) => folded.has(`${o.key}\n${o.size}\n${o.modified.toISOString()}`);
+  const named = new Set(TABLES.flatMap((t) => live.tables[t].map((seg) => seg.key)));
+  const staging: LakeObject[] = [];
+  let tombstones = 0;
+  const gc = { files: 0, bytes: 0 };
+  for (const o of listed.values()) {
+    const waste = isFolded(o) || (parseSegmentKey(o.key) !== null && !named.has(o.key));
+    if (waste) {
+      gc.files++;
+      gc.bytes += o.size;
+    } else if (parseTableFileKey(o.key)) staging.push(o);
+    else if (parseTombstoneKey(o.key)) tombstones++;
+  }
+  // A commit is a look too (its run record may be older than the records read, or it ran outside the runner);
+  // the record's start is earlier than its commit (the snapshot is taken between the two), so it wins for its own run.
+  const look = lastCompactionLook(records);
+  let lookedAt = look?.at ?? null;
+  if (live.committed_at !== null && live.run_id !== look?.run_id && (lookedAt === null || live.committed_at > lookedAt)) lookedAt = live.committed_at;
+  const unseen = backlogOf(lookedAt === null ? staging : staging.filter((o) => o.modified.toISOString() > lookedAt), now);
+  const segments = TABLES.flatMap((t) => live.tables[t]);
+  return {
+    commit: live.commit,
+    committed_at: live.committed_at,
+    segments: segments.length,
+    segment_bytes: segments.reduce((a, seg) => a + seg.size, 0),
+    staging: backlogOf(staging, now),
+    tombstones,
+    last_compaction_at: lookedAt,
+    unseen,
+    gc_pending: gc,
+    behind: unseen.oldest_at !== null && now.getTime() - Date.parse(unseen.oldest_at) > maxLagH * HOUR,
   };
 }
 
@@ -279,6 +402,15 @@ export function formatLakeStatus(s: LakeStatus): string {
   if (s.freshness.length === 0) lines.push("  nothing synced yet");
   for (const d of s.freshness) {
     lines.push(`  ${d.dac.padEnd(9)} ${String(d.floats_landed).padStart(6)} floats  landed ${d.newest_landed ?? "-"}  index ${d.newest_in_index ?? "-"}  ${d.lag_h === null ? "" : `lag ${d.lag_h} h`}${d.stale ? "  STALE" : ""}`);
+  }
+  const c = s.compaction;
+  if (c) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    lines.push(`Compaction: commit ${c.commit}${c.committed_at ? ` (${c.committed_at})` : " (never compacted)"}, ${c.segments} segments (${mb(c.segment_bytes)}); last compaction ${c.last_compaction_at ?? "none on record"}`);
+    lines.push(`  staging files not folded  ${c.staging.files} (${mb(c.staging.bytes)})${c.staging.oldest_at ? `, oldest ${c.staging.oldest_age_h} h old` : ""}`);
+    lines.push(`  written since it looked   ${c.unseen.files}${c.unseen.oldest_at ? `, oldest ${c.unseen.oldest_age_h} h old` : ""}${c.behind ? "  BEHIND" : ""}`);
+    lines.push(`  tombstones not folded     ${c.tombstones}`);
+    lines.push(`  waiting for GC            ${c.gc_pending.files} (${mb(c.gc_pending.bytes)})`);
   }
   return lines.join("\n") + "\n";
 }
