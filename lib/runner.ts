@@ -23,7 +23,7 @@ import type { LakeStore } from "./lake/store.ts";
 import type { Logger } from "./log.ts";
 import { runtimeName } from "./runtime.ts";
 import { type RunLock, stuckLock } from "./schedule/lock.ts";
-import { JOB_STAGES, type JobName, JOURNAL_JOBS, markRunStarted, newRunId, type RunRecord, saveRunRecord, type StageResult, TRIGGERS } from "./schedule/runs.ts";
+import { JOB_STAGES, type JobName, markRunStarted, newRunId, parseReadsJournal, type RunRecord, saveRunRecord, type StageResult, type Trigger } from "./schedule/runs.ts";
 import { type Shard, shardLabel, shardPredicate } from "./schedule/shard.ts";
 import { combineVerdicts, exitCodeOfVerdict, type Failure, type StageInput, type StageName, type StageProgress, stageDef, STAGES, type StageStats } from "./stages.ts";
 import { SCHEMA_VERSION } from "../lake/schema.ts";
@@ -48,7 +48,7 @@ export interface RunObserver {
 
 export interface RunRequest {
   job: JobName;
-  trigger: (typeof TRIGGERS)[number];
+  trigger: Trigger;
   /** Floats the run names (run-float, --float); otherwise the config's FLOAT_IDS. */
   floatIds?: string[];
   /** Shutdown: stops the run between items. */
@@ -135,7 +135,7 @@ export async function executeRun(ctx: RunContext, req: RunRequest): Promise<RunO
       scope,
       ...(floatIds.length ? { floatIds } : {}),
       force: req.force,
-      journal: JOURNAL_JOBS.includes(req.job),
+      journal: parseReadsJournal(req.job, req.trigger),
       onProgress: req.onProgress,
     });
     log.info("run started", { trigger: req.trigger, lock: lock?.description ?? null, float_ids: floatIds, lake: ctx.store.description });

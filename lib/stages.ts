@@ -81,7 +81,7 @@ export interface StageInput {
   floatIds?: string[];
   /** Every selected float, whatever changed: parse again (parse --force), load in full (load --full). */
   force?: boolean;
-  /** Parse finds its floats from the raw change journal (the cycle, run-batch: lib/parse/discover.ts). */
+  /** Parse finds its floats from the raw change journal (lib/parse/discover.ts); decided by lib/schedule/runs.ts parseReadsJournal. */
   journal?: boolean;
   onProgress?: (p: StageProgress) => void;
 }

@@ -5,9 +5,10 @@
  *   GDAC size, 3.3 million raw files: most of an unchanged parse's time);
  * - named (explicit float ids): only those floats' folders, under each DAC
  *   they could be in;
- * - journal (the scheduler's cycle, run-batch): the floats the raw change
- *   journal (lib/lake/changes.ts) names since this scope's cursor, plus the
- *   floats that failed last time, and only their folders and states.
+ * - journal (the cycle, run-batch, the scheduler's parse job: decided by
+ *   lib/schedule/runs.ts parseReadsJournal): the floats the raw change journal
+ *   (lib/lake/changes.ts) names since this scope's cursor, plus the floats
+ *   that failed last time, and only their folders and states.
  *
  * The journal is an accelerator, never the only source of truth: without a
  * cursor, with --force, FULL_CHECK, every FULL_CHECK_EVERY hours, with a
@@ -123,7 +124,7 @@ export interface DiscoverOptions {
   floatIds: readonly string[];
   shard?: (wmo: string) => boolean;
   force?: boolean;
-  /** Read the raw change journal (the cycle, run-batch); otherwise list everything. */
+  /** Read the raw change journal (the cycle, run-batch, the scheduler's parse job); otherwise list everything. */
   journal?: boolean;
   /** The scope whose cursor is read and stored ("all" or "shard-i-of-n"); none: no cursor is kept. */
   scope?: string;

@@ -71,7 +71,7 @@ export interface RunParseOptions {
   signal?: AbortSignal;
   /** Told after each float parsed (or failed): how many of the floats to parse are done. */
   onProgress?: (p: { done: number; total: number; errors: number }) => void;
-  /** Find the floats from the raw change journal (the cycle, run-batch) instead of listing the raw zone (lib/parse/discover.ts). */
+  /** Find the floats from the raw change journal (the cycle, run-batch, the scheduler's parse job) instead of listing the raw zone (lib/parse/discover.ts). */
   journal?: boolean;
   /** The run's scope ("all" or "shard-i-of-n"): whose journal cursor is read and kept. */
   scope?: string;

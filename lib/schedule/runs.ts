@@ -30,15 +30,23 @@ export const JOB_STAGES: Record<JobName, readonly StageName[]> = {
   "run-batch": ["sync", "parse", "load"],
 };
 
-/**
- * Jobs whose parse finds its floats from the raw change journal the sync
- * before it wrote, instead of listing the raw zone (lib/parse/discover.ts).
- * The parse job lists everything: files put in the raw zone by hand are seen.
- */
-export const JOURNAL_JOBS: readonly JobName[] = ["cycle", "run-batch"];
-
 /** What started a run. */
 export const TRIGGERS = ["cli", "schedule", "once", "handler"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+/**
+ * Whether a run's parse finds its floats from the raw change journal the
+ * syncs before it wrote, instead of listing the raw zone (lib/parse/discover.ts;
+ * at GDAC size a listing is minutes every run): the cycle and run-batch, and
+ * the parse job when the scheduler starts it (PARSE_CRON after SYNC_CRON's
+ * syncs, or `schedule --once --job parse`). The parse job started by hand
+ * (`deno task parse`, handler) lists everything, so files put in the raw zone
+ * by hand are seen; a journal parse sees them on its full check.
+ */
+export function parseReadsJournal(job: JobName, trigger: Trigger): boolean {
+  if (job === "cycle" || job === "run-batch") return true;
+  return job === "parse" && (trigger === "schedule" || trigger === "once");
+}
 
 /** How one stage of a run ended. */
 export const StageResultSchema = z.object({
