@@ -17,7 +17,7 @@ export const LAKE_LAYOUT = `<lake>/
     dac=<dac>/wmo=<wmo>/profiles/{R,D,BR,BD,SR,SD}<wmo>_<ccc>[D].nc
     dac=<dac>/wmo=<wmo>/<wmo>_prof.nc, <wmo>_Sprof.nc     (with SYNC_FILES)
     _previous/dac=<dac>/wmo=<wmo>/...      the last good copy of a raw file while its new version is quarantined
-    _changes/<stamp>-<run_id>.json         change journal: the floats a sync changed (what the cycle's parse reads)
+    _changes/<stamp>-<run_id>.json         change journal: the floats a sync changed (what a scheduled parse reads)
     _applied/<scope>.json                  what the last completed sync applied: a digest of each float's index rows
   removed/<run start>/raw/...              files the index no longer lists
   parquet/
@@ -32,7 +32,7 @@ export const LAKE_LAYOUT = `<lake>/
     _tombstones/<table>/dac=<dac>/wmo=<wmo>   a float whose rows in that table's segments are gone
     _state/dac=<dac>/wmo=<wmo>.json        what each float's Parquet files were made from
     _changes/<stamp>-<run_id>.json         change journal: the floats a parse changed (what an incremental load reads)
-    _cursors/raw-<scope>[-<dacs>].json     how far the cycle's parse has read the raw change journal
+    _cursors/raw-<scope>[-<dacs>].json     how far a scheduled parse has read the raw change journal
   quarantine/dac=<dac>/wmo=<wmo>/<file>.json   files that failed to parse, with the reason
   runs/<date>/<run_id>.json, runs/latest.json  every run's record
   locks/scheduler.json                     the scheduler's lock when there is no Postgres
