@@ -35,6 +35,7 @@ import { MANIFEST_PREFIX, parseManifestKey, parseRawKey, parseSegmentKey, parseS
 import { readSnapshot } from "../lake/live.ts";
 import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
+import { mapLimit } from "../parse/discover.ts";
 import { listQuarantine } from "../parse/quarantine.ts";
 import { ParseStateSchema } from "../parse/state.ts";
 import { TABLES } from "../../lake/schema.ts";
@@ -156,11 +157,12 @@ export async function lakeStatus(config: Config, store: LakeStore, log: Logger, 
   for (const r of runs) if (r.verdict === "failed") problems.push(`the latest ${r.job} run (${r.run_id}) failed: ${r.error ?? ""}`);
   const db = config.DATABASE_URL ? await dbRuns(config.DATABASE_URL, 10) : { rows: null, error: null };
 
-  // What landed, per float, from the manifests.
+  // What landed, per float, from the manifests; then each float's parse state. One get per object: on S3
+  // each is a request, so HTTP_CONCURRENCY of them are in flight (results kept in listing order).
   const landed = new Map<string, { dac: string; newest: number | null; inputs: Map<string, string> }>();
-  for (const o of await store.list(MANIFEST_PREFIX)) {
-    if (!parseManifestKey(o.key)) continue;
-    const m = FloatManifestSchema.safeParse(await readJson(store, o.key));
+  const manifestKeys = (await store.list(MANIFEST_PREFIX)).filter((o) => parseManifestKey(o.key)).map((o) => o.key);
+  const manifests = await mapLimit(manifestKeys, config.HTTP_CONCURRENCY, async (key) => FloatManifestSchema.safeParse(await readJson(store, key)));
+  for (const m of manifests) {
     if (!m.success) continue;
     let newest: number | null = null;
     const inputs = new Map<string, string>();
@@ -174,14 +176,13 @@ export async function lakeStatus(config: Config, store: LakeStore, log: Logger, 
     landed.set(m.data.wmo, { dac: m.data.dac, newest, inputs });
   }
 
-  // Parse state, per float.
   const states = new Map<string, { parsed_at: string; inputs: Record<string, { sha256: string }> }>();
-  for (const o of await store.list(STATE_PREFIX)) {
+  const stateKeys = (await store.list(STATE_PREFIX)).flatMap((o) => {
     const k = parseStateKey(o.key);
-    if (!k) continue;
-    const s = ParseStateSchema.safeParse(await readJson(store, o.key));
-    if (s.success) states.set(k.wmo, s.data);
-  }
+    return k ? [{ key: o.key, wmo: k.wmo }] : [];
+  });
+  const read = await mapLimit(stateKeys, config.HTTP_CONCURRENCY, async (k) => ParseStateSchema.safeParse(await readJson(store, k.key)));
+  for (const [i, s] of read.entries()) if (s.success) states.set(stateKeys[i]!.wmo, s.data);
   const quarantine = await listQuarantine(store);
 
   // Backlog.
