@@ -135,7 +135,7 @@ describe("compaction health", () => {
     const port = await freePort();
     const never = "0 0 1 1 *";
     const proc = spawnJobProcess("schedule", [], {
-      env: env({ METRICS_PORT: String(port), SYNC_CRON: never, PARSE_CRON: never, LOAD_CRON: never, COMPACT_CRON: cronIn(6) }),
+      env: env({ METRICS_PORT: String(port), SYNC_CRON: never, PARSE_CRON: never, LOAD_CRON: never, COMPACT_CRON: cronIn(12) }),
       timeoutMs: 120_000,
     });
     try {
