@@ -167,6 +167,12 @@ interface FloatState {
   writes: Promise<void>;
 }
 
+/** What the raw change journal says of a float, from its manifest. */
+function changeOf(fs: FloatState): Change {
+  const present = Object.values(fs.manifest.files).some((e) => e.status === "present");
+  return { dac: fs.plan.dac, wmo: fs.plan.wmo, change: present ? "changed" : "removed" };
+}
+
 /**
  * Runs one sync. Throws ConfigError for a bad float id, SyncError when the
  * profile index cannot be had, LakeError when the lake cannot be written;
@@ -218,8 +224,13 @@ class SyncRun {
   private readonly failedFloats = new Set<string>();
   /** Floats whose removals the removal guard held back. */
   private heldBack = false;
-  /** Floats the journal names (changed this run, or written by a sync after the last completed one), by dac/wmo. */
-  private readonly journal = new Map<string, FloatState>();
+  /**
+   * Floats the journal names (changed this run, or written by a sync after
+   * the last completed one), by dac/wmo: the float's state while it is worked
+   * on, then only its change (a daily run's thousands of manifests are not
+   * kept to the end).
+   */
+  private readonly journal = new Map<string, FloatState | Change>();
   /** sha256 of each index copy the plan came from, by file name. */
   private readonly indexShas = new Map<string, string>();
 
@@ -471,11 +482,7 @@ class SyncRun {
   /** Names in the raw change journal every float whose raw files changed, once the changes have landed. */
   private async writeRawJournal(): Promise<void> {
     if (this.journal.size === 0) return;
-    const changes: Change[] = [...this.journal.values()].map((fs) => ({
-      dac: fs.plan.dac,
-      wmo: fs.plan.wmo,
-      change: Object.values(fs.manifest.files).some((e) => e.status === "present") ? "changed" : "removed",
-    }));
+    const changes: Change[] = [...this.journal.values()].map((v) => ("plan" in v ? changeOf(v) : v));
     const key = await writeJournal(this.store, "raw", { runId: this.log.runId, stage: "sync", changes });
     this.log.info("raw change journal written", { key, floats: changes.length });
   }
@@ -719,21 +726,20 @@ class SyncRun {
     }
     // Removals only when this float's listing is complete: every index read, no row of it refused.
     // They wait until every fetch is done, so the removal guard can judge them all before any moves.
-    for (const e of Object.values(manifest.files)) if (e.status === "present" && e.date_update !== null) this.heldFiles++;
-    if (plan.refusedRows === 0) {
-      const gone: string[] = [];
-      for (const e of Object.values(manifest.files)) {
-        if (e.status !== "present" || e.date_update === null || wanted.has(e.path)) continue;
-        const p = checkGdacPath(e.path);
-        const kind = fileKindOf(p.rest);
-        if (kind !== "prof" && kind !== "Sprof" && this.availableKinds.has(kind)) gone.push(e.path);
-      }
-      if (gone.length > 0) {
-        this.pendingRemovals.set(plan, gone);
-        this.removalCount += gone.length;
-      }
-    } else {
+    const gone: string[] = [];
+    for (const e of Object.values(manifest.files)) {
+      if (e.status !== "present" || e.date_update === null) continue;
+      this.heldFiles++;
+      if (wanted.has(e.path) || plan.refusedRows > 0) continue;
+      const p = checkGdacPath(e.path);
+      const kind = fileKindOf(p.rest);
+      if (kind !== "prof" && kind !== "Sprof" && this.availableKinds.has(kind)) gone.push(e.path);
+    }
+    if (plan.refusedRows > 0) {
       this.log.warn("rows of this float were refused: no file of it is marked removed this run", { wmo: plan.wmo, refused: plan.refusedRows });
+    } else if (gone.length > 0) {
+      this.pendingRemovals.set(plan, gone);
+      this.removalCount += gone.length;
     }
     return tasks;
   }
@@ -809,6 +815,8 @@ class SyncRun {
   }
 
   private floatDone(fs: FloatState): void {
+    const key = appliedFloatKey(fs.plan.dac, fs.plan.wmo);
+    if (this.journal.get(key) === fs) this.journal.set(key, changeOf(fs));
     this.floatsDone++;
     this.log.debug("float done", { dac: fs.plan.dac, wmo: fs.plan.wmo });
     this.progress();
