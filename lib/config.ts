@@ -157,7 +157,7 @@ export const ConfigSchema = z.object({
   PARSE_CRON: cron.default("30 */6 * * *"),
   COMPACT_CRON: cron.default("40 */6 * * *"),
   LOAD_CRON: cron.default("45 */6 * * *"),
-  /** One schedule for a whole cycle (sync, parse, compact, then load); when set it replaces the four above. */
+  /** One schedule for a whole cycle (sync, parse, then load: JOB_STAGES.cycle); when set it replaces SYNC_CRON, PARSE_CRON and LOAD_CRON, and compaction keeps its own COMPACT_CRON beside it. */
   SCHEDULE_CRON: cron.optional(),
   /** Seconds a stopping scheduler waits for its in-flight run before it exits anyway. */
   SHUTDOWN_TIMEOUT: number("a number of seconds >= 0", 0).default(30),
