@@ -262,7 +262,7 @@ describe("readers while a compaction commits", () => {
       expect(s).toMatchObject({ committed: true, files_deleted: 0 });
       expect(await countsPerFloat(oldSession), "views opened before the commit").toEqual(expected);
       const live = await readLiveList(lake.store);
-      const mixed: LakeSnapshot = { live, listed: old.listed, sources: resolveSources(live, [...old.listed.keys()]) };
+      const mixed: LakeSnapshot = { live, listed: old.listed, sources: resolveSources(live, old.listed.values()) };
       expect(await counts(mixed), "listing before the commit, live list after").toEqual(expected);
       expect(await counts(), "a snapshot after the commit").toEqual(expected);
       // Within the grace, nothing folded is deleted and nothing is compacted again.

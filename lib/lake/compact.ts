@@ -7,7 +7,8 @@
  *
  * Per partition (table, dac, year) it rewrites, the new segments hold the
  * rows of its live segments minus the floats that are superseded (a staging
- * file in any partition of the table, or a tombstone), plus the rows of its
+ * file in any partition of the table, or a tombstone, that no commit folded
+ * as it is now: lib/lake/live.ts stagingByTable), plus the rows of its
  * staging files, ordered by float_id, time, cycle_number, direction,
  * profile_index, level (the table's columns among these), split at float
  * boundaries under COMPACT_TARGET_ROWS. A float is folded whole or not at
@@ -33,8 +34,8 @@ import { openLock, type RunLock } from "../schedule/lock.ts";
 import { LEVEL_KEY, TABLE_COLUMNS, TABLES, tableFileMetadata, type TableName } from "../../lake/schema.ts";
 import { literalPath, sqlString } from "../../lake/views.ts";
 import { type CompactStats, CompactStatsSchema, emptyCompactStats } from "./compact-stats.ts";
-import { parseSegmentKey, parseTableFileKey, parseTombstoneKey, segmentKey } from "./layout.ts";
-import { type Folded, type LakeSnapshot, type LiveList, readSnapshot, type Segment, writeLiveList } from "./live.ts";
+import { parseSegmentKey, parseTombstoneKey, segmentKey } from "./layout.ts";
+import { type Folded, type LakeSnapshot, type LiveList, readSnapshot, type Segment, stagingByTable, writeLiveList } from "./live.ts";
 import type { LakeObject, LakeStore } from "./store.ts";
 
 export { type CompactStats, CompactStatsSchema } from "./compact-stats.ts";
@@ -84,42 +85,31 @@ interface TablePlan {
 
 const partitionId = (dac: string, year: string | null) => `${dac}/${year ?? ""}`;
 
-/** Groups a snapshot's staging files, tombstones and live segments by table and partition. */
+/**
+ * Groups a snapshot's staging files, tombstones and live segments by table
+ * and partition, by the hiding rule (lib/lake/live.ts stagingByTable): the
+ * staging files and tombstones an earlier commit folded, still there until
+ * GC, hold rows the segments have already; they count again only for a float
+ * that is superseded, whose rows are then rebuilt from every staging file it has.
+ */
 function planTables(snap: LakeSnapshot): TablePlan[] {
-  const plans = new Map<TableName, TablePlan>(TABLES.map((t) => [t, { table: t, partitions: new Map(), superseded: new Set(), tombstones: new Map(), partsOf: new Map() }]));
-  const part = (plan: TablePlan, dac: string, year: string | null): Partition => {
-    const id = partitionId(dac, year);
-    let p = plan.partitions.get(id);
-    if (!p) plan.partitions.set(id, p = { id, table: plan.table, dac, year, segments: [], staging: [], hidden: new Set(), selected: false });
-    return p;
-  };
-  // Staging files and tombstones an earlier commit folded, still there until GC, hold rows the segments
-  // have already; they count again only for a float that has a fresh staging file or tombstone in the table
-  // (then its rows are rebuilt from every staging file it has).
-  const folded = new Set(snap.live.folded.map((f) => `${f.key}\n${f.size}\n${f.modified}`));
-  const isFolded = (o: LakeObject) => folded.has(`${o.key}\n${o.size}\n${o.modified.toISOString()}`);
-  const entries = [...snap.listed.values()].map((obj) => ({ obj, file: parseTableFileKey(obj.key), tomb: parseTombstoneKey(obj.key) }));
-  const fresh = new Set<string>();
-  for (const e of entries) {
-    const t = e.file ?? e.tomb;
-    if (t && !isFolded(e.obj)) fresh.add(`${t.table}/${t.wmo}`);
-  }
-  for (const { obj, file: f, tomb: t } of entries) {
-    const which = f ?? t;
-    if (!which || (isFolded(obj) && !fresh.has(`${which.table}/${which.wmo}`))) continue;
-    const plan = plans.get(which.table)!;
-    plan.superseded.add(which.wmo);
-    if (f) part(plan, f.dac, f.year).staging.push({ obj, wmo: f.wmo });
-    else plan.tombstones.set(which.wmo, obj);
-  }
-  for (const table of TABLES) {
-    const plan = plans.get(table)!;
+  const staged = stagingByTable(snap.live, snap.listed.values());
+  return TABLES.map((table) => {
+    const { superseded, staging, tombstones } = staged[table];
+    const plan: TablePlan = { table, partitions: new Map(), superseded, tombstones, partsOf: new Map() };
+    const part = (dac: string, year: string | null): Partition => {
+      const id = partitionId(dac, year);
+      let p = plan.partitions.get(id);
+      if (!p) plan.partitions.set(id, p = { id, table, dac, year, segments: [], staging: [], hidden: new Set(), selected: false });
+      return p;
+    };
+    for (const s of staging) part(s.dac, s.year).staging.push({ obj: s.obj, wmo: s.wmo });
     for (const seg of snap.live.tables[table]) {
       const s = parseSegmentKey(seg.key);
       if (!s || s.table !== table) throw new LakeError(`the live list names ${seg.key} under ${table}: expected a segment key of that table`, { file: seg.key });
-      const p = part(plan, s.dac, s.year);
+      const p = part(s.dac, s.year);
       p.segments.push(seg);
-      for (const f of seg.floats) if (plan.superseded.has(f)) p.hidden.add(f);
+      for (const f of seg.floats) if (superseded.has(f)) p.hidden.add(f);
     }
     for (const p of plan.partitions.values()) {
       for (const f of [...p.staging.map((s) => s.wmo), ...p.hidden]) {
@@ -128,8 +118,8 @@ function planTables(snap: LakeSnapshot): TablePlan[] {
         s.add(p.id);
       }
     }
-  }
-  return [...plans.values()];
+    return plan;
+  });
 }
 
 /**

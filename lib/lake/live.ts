@@ -5,7 +5,8 @@
  * compaction, named in `parquet/_live.json`) plus its staging files (one per
  * float and partition, written by parse). The staging files of a float
  * supersede its rows in the segments: a float with a staging file or a
- * tombstone in a table has its segment rows of that table hidden. So parse
+ * tombstone in a table that a commit has not folded (as it is now) has its
+ * segment rows of that table hidden (stagingByTable: the one rule). So parse
  * never rewrites a segment, compaction folds staging files into segments and
  * commits by replacing one object, and a reader that takes one listing and
  * one live list sees every float whole, from before or after any commit.
@@ -35,6 +36,11 @@ export const FoldedSchema = z.object({
   size: z.number().int().nonnegative(),
   /** Modification time (ISO) when folded: a later rewrite of the key is not deleted. */
   modified: z.string(),
+  /**
+   * The store's ETag when folded (S3): S3 gives times to the second, so a
+   * rewrite within that second at the same size is told apart by it.
+   */
+  etag: z.string().optional(),
   /** When the commit that folded it was made (ISO): GC deletes it COMPACT_GRACE after. */
   folded_at: z.string(),
 });
@@ -117,31 +123,66 @@ export interface TableSource {
 /** What a reader scans: per table, its sources, sorted by key. */
 export type TableSources = Record<TableName, TableSource[]>;
 
+/** True when a listed object is the one a folded entry recorded: same key, size and time, and ETag when both have one. */
+export function isAsFolded(f: Folded, o: LakeObject): boolean {
+  return f.key === o.key && f.size === o.size && f.modified === o.modified.toISOString() &&
+    (f.etag === undefined || o.etag === undefined || f.etag === o.etag);
+}
+
+/** One table of a listing under the hiding rule ({@link stagingByTable}). */
+export interface TableStaging {
+  /** Floats whose segment rows of the table are hidden. */
+  superseded: Set<string>;
+  /** The staging files of the superseded floats, folded ones included, in listing order. */
+  staging: { obj: LakeObject; dac: string; year: string | null; wmo: string }[];
+  /** The tombstones of the superseded floats, by float. */
+  tombstones: Map<string, LakeObject>;
+}
+
 /**
- * Resolves every table's sources from the live list and the keys listed under
- * the table folders and the tombstone zone. Pure. Listed segments the live
- * list does not name are left out, and so are live segments whose floats are
- * all superseded, and keys that are neither.
+ * The hiding rule, for every reader, the compaction and its GC: in a table,
+ * a float is superseded when it has a staging file or a tombstone that is not
+ * as a commit folded it (the live list's `folded`). A superseded float has
+ * all its segment rows of the table hidden and is read whole from every
+ * staging file it has there, folded ones included (a float re-staged by one
+ * file is still made of the others). Staging files and tombstones of a float
+ * that is not superseded were all folded: their rows are in the segments,
+ * and they are not read (GC may be deleting them one by one).
  */
-export function resolveSources(live: LiveList, listed: readonly string[]): TableSources {
-  const staging = new Map<TableName, Map<string, string>>(TABLES.map((t) => [t, new Map()]));
-  const superseded = new Map<TableName, Set<string>>(TABLES.map((t) => [t, new Set()]));
-  for (const key of listed) {
-    const f = parseTableFileKey(key);
-    if (f) {
-      staging.get(f.table)!.set(key, f.wmo);
-      superseded.get(f.table)!.add(f.wmo);
-      continue;
-    }
-    const t = parseTombstoneKey(key);
-    if (t) superseded.get(t.table)!.add(t.wmo);
+export function stagingByTable(live: LiveList, listed: Iterable<LakeObject>): Record<TableName, TableStaging> {
+  const folded = new Map<string, Folded[]>();
+  for (const f of live.folded) folded.set(f.key, [...(folded.get(f.key) ?? []), f]);
+  const out = Object.fromEntries(TABLES.map((t) => [t, { superseded: new Set(), staging: [], tombstones: new Map() }])) as unknown as Record<TableName, TableStaging>;
+  const files: { obj: LakeObject; table: TableName; dac: string; year: string | null; wmo: string }[] = [];
+  const tombs: { obj: LakeObject; table: TableName; wmo: string }[] = [];
+  for (const obj of listed) {
+    const f = parseTableFileKey(obj.key);
+    const t = f ? null : parseTombstoneKey(obj.key);
+    if (!f && !t) continue;
+    if (f) files.push({ obj, ...f });
+    else tombs.push({ obj, table: t!.table, wmo: t!.wmo });
+    if (!(folded.get(obj.key) ?? []).some((e) => isAsFolded(e, obj))) out[(f ?? t)!.table].superseded.add((f ?? t)!.wmo);
   }
+  for (const { obj, table, dac, year, wmo } of files) if (out[table].superseded.has(wmo)) out[table].staging.push({ obj, dac, year, wmo });
+  for (const { obj, table, wmo } of tombs) if (out[table].superseded.has(wmo)) out[table].tombstones.set(wmo, obj);
+  return out;
+}
+
+/**
+ * Resolves every table's sources from the live list and the objects listed
+ * under the table folders and the tombstone zone, by the hiding rule
+ * ({@link stagingByTable}). Pure. Listed segments the live list does not
+ * name are left out, and so are live segments whose floats are all
+ * superseded, and keys that are neither.
+ */
+export function resolveSources(live: LiveList, listed: Iterable<LakeObject>): TableSources {
+  const tables = stagingByTable(live, listed);
   const out = {} as TableSources;
   for (const table of TABLES) {
-    const gone = superseded.get(table)!;
-    const sources: TableSource[] = [...staging.get(table)!].map(([key, wmo]) => ({ key, kind: "staging", floats: [wmo], hide: [] }));
+    const { superseded, staging } = tables[table];
+    const sources: TableSource[] = staging.map((s) => ({ key: s.obj.key, kind: "staging", floats: [s.wmo], hide: [] }));
     for (const s of live.tables[table]) {
-      const hide = s.floats.filter((f) => gone.has(f));
+      const hide = s.floats.filter((f) => superseded.has(f));
       // A segment every float of which is superseded is not read at all (it may be damaged: parse restaged its floats).
       if (hide.length < s.floats.length) sources.push({ key: s.key, kind: "segment", floats: s.floats, hide });
     }
@@ -196,8 +237,9 @@ export const isSnapshotKey = (key: string): boolean =>
  * Reads a snapshot: the table folders and tombstones are listed first and the
  * live list read after, so a compaction committing in between is seen as
  * committed while the staging files it folded are still listed (compaction
- * deletes them only later): a float is then read from its staging files,
- * whole, either way.
+ * deletes them only later): listed as the commit folded them, they are known
+ * for folded and the float is read from the new segments; a file rewritten
+ * since supersedes them, and the float is read whole from its staging files.
  */
 export async function readSnapshot(store: LakeStore): Promise<LakeSnapshot> {
   const listed: LakeObject[] = [];
@@ -220,7 +262,7 @@ export async function snapshotAfter(store: LakeStore, listing: Iterable<LakeObje
       { file: LIVE_KEY },
     );
   }
-  return { live, listed, sources: resolveSources(live, [...listed.keys()]) };
+  return { live, listed, sources: resolveSources(live, listed.values()) };
 }
 
 /**
