@@ -34,8 +34,8 @@ import { openLock, type RunLock } from "../schedule/lock.ts";
 import { LEVEL_KEY, TABLE_COLUMNS, TABLES, tableFileMetadata, type TableName } from "../../lake/schema.ts";
 import { literalPath, sqlString } from "../../lake/views.ts";
 import { type CompactStats, CompactStatsSchema, emptyCompactStats } from "./compact-stats.ts";
-import { parseSegmentKey, parseTombstoneKey, segmentKey } from "./layout.ts";
-import { type Folded, type LakeSnapshot, type LiveList, readSnapshot, type Segment, stagingByTable, writeLiveList } from "./live.ts";
+import { parseSegmentKey, parseTableFileKey, parseTombstoneKey, segmentKey, TOMBSTONE_PREFIX, tablePrefix } from "./layout.ts";
+import { type Folded, isAsFolded, type LakeSnapshot, type LiveList, readSnapshot, type Segment, stagingByTable, writeLiveList } from "./live.ts";
 import type { LakeObject, LakeStore } from "./store.ts";
 
 export { type CompactStats, CompactStatsSchema } from "./compact-stats.ts";
@@ -156,14 +156,13 @@ function selectPartitions(plan: TablePlan, share: number, everything: boolean): 
 }
 
 /** Objects a commit folds: every staging file of a rewritten partition, and the tombstones of floats folded whole (or of none). */
-function foldedOf(plan: TablePlan, at: string): { folded: Folded[]; floats: Set<string> } {
-  const folded: Folded[] = [];
+function foldedOf(plan: TablePlan): { folded: LakeObject[]; floats: Set<string> } {
+  const folded: LakeObject[] = [];
   const floats = new Set<string>();
-  const asFolded = (o: LakeObject): Folded => ({ key: o.key, size: o.size, modified: o.modified.toISOString(), folded_at: at });
   for (const p of plan.partitions.values()) {
     if (!p.selected) continue;
     for (const s of p.staging) {
-      folded.push(asFolded(s.obj));
+      folded.push(s.obj);
       floats.add(s.wmo);
     }
     for (const f of p.hidden) floats.add(f);
@@ -171,12 +170,21 @@ function foldedOf(plan: TablePlan, at: string): { folded: Folded[]; floats: Set<
   for (const [wmo, obj] of plan.tombstones) {
     const parts = plan.partsOf.get(wmo);
     if (!parts || [...parts].every((id) => plan.partitions.get(id)!.selected)) {
-      folded.push(asFolded(obj));
+      folded.push(obj);
       floats.add(wmo);
     }
   }
   return { folded, floats };
 }
+
+/** A live-list entry of an object as the snapshot listed it (with its ETag where the store gives one), folded by a commit made at `at`. */
+const asFolded = (o: LakeObject, at: string): Folded => ({
+  key: o.key,
+  size: o.size,
+  modified: o.modified.toISOString(),
+  ...(o.etag === undefined ? {} : { etag: o.etag }),
+  folded_at: at,
+});
 
 /** Runs a compaction of the lake. Throws on lake or DuckDB errors, before the commit (nothing becomes visible). */
 export async function runCompact(config: Config, store: LakeStore, log: Logger, opts: RunCompactOptions = {}): Promise<CompactStats> {
@@ -211,14 +219,13 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
   const live = snap.live;
   const commit = live.commit + 1;
   const everything = !!opts.all || live.commit === 0;
-  const at = new Date().toISOString();
   const plans = planTables(snap);
-  const folded: Folded[] = [];
+  const folded: LakeObject[] = [];
   const selected: Partition[] = [];
   const floats = new Set<string>();
   for (const plan of plans) {
     selectPartitions(plan, config.COMPACT_MIN_SHARE, everything);
-    const f = foldedOf(plan, at);
+    const f = foldedOf(plan);
     folded.push(...f.folded);
     for (const wmo of f.floats) floats.add(wmo);
     for (const p of plan.partitions.values()) {
@@ -248,6 +255,8 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
         log.warn("compact: stopped before the commit; the segments written stay invisible and are collected later", { commit });
         return;
       }
+      // The commit's time: the grace of what it makes redundant runs from it, not from the plan (rewriting takes long).
+      const at = new Date().toISOString();
       const retired: LiveList["retired"] = [...live.retired];
       const tables = { ...live.tables };
       for (const table of TABLES) {
@@ -262,7 +271,11 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
         tables[table] = keep.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       }
       stats.segments_retired = retired.length - live.retired.length;
-      next = { ...live, commit, committed_at: at, run_id: log.runId ?? null, tables, folded: [...live.folded, ...folded], retired };
+      // A key folded again replaces its earlier entry: its grace runs from this commit (readers of the last
+      // live list may be reading it as a superseded float's staging file).
+      const refolded = new Set(folded.map((o) => o.key));
+      const entries = [...live.folded.filter((f) => !refolded.has(f.key)), ...folded.map((o) => asFolded(o, at))];
+      next = { ...live, commit, committed_at: at, run_id: log.runId ?? null, tables, folded: entries, retired };
       await writeLiveList(store, next);
       stats.committed = true;
       stats.commit = commit;
@@ -365,11 +378,15 @@ async function rewritePartition(
 
 /**
  * Deletes what no reader needs any more, COMPACT_GRACE after the commit that
- * made it redundant: folded tombstones (first: a float must never be left
- * with neither its staging files nor its segment rows), then folded staging
- * files still as they were folded, retired segments, and orphan segments (a
- * crashed compaction's: segment keys neither live nor retired). Puts the live
- * list again with what is left to collect.
+ * made it redundant: folded staging files and tombstones still as they were
+ * folded, retired segments, and orphan segments (a crashed compaction's:
+ * segment keys neither live nor retired). A folded object of a float that is
+ * superseded in its table now (a staging file rewritten since, e.g. by a
+ * parse that stopped after one file or is writing beside this run) stays,
+ * with its entry: readers read that float whole from its staging files until
+ * a commit folds it again. "Now" is a listing taken after the commit, not the
+ * snapshot, which a parse may have changed meanwhile. Puts the live list
+ * again with what is left to collect.
  */
 async function collectGarbage(config: Config, store: LakeStore, log: Logger, live: LiveList, snap: LakeSnapshot, stats: CompactStats): Promise<void> {
   const cutoff = Date.now() - config.COMPACT_GRACE * 1000;
@@ -379,16 +396,25 @@ async function collectGarbage(config: Config, store: LakeStore, log: Logger, liv
     stats.files_deleted++;
     stats.bytes_deleted += size;
   };
-  const folded: Folded[] = [];
-  const byKind = [...live.folded].sort((a, b) => Number(parseTombstoneKey(b.key) !== null) - Number(parseTombstoneKey(a.key) !== null));
-  for (const f of byKind) {
-    if (!due(f.folded_at)) {
+  const folded = live.folded.filter((f) => !due(f.folded_at));
+  const dueFolded = live.folded.filter((f) => due(f.folded_at));
+  const refOf = (key: string) => parseTableFileKey(key) ?? parseTombstoneKey(key);
+  const tables = [...new Set(dueFolded.flatMap((f) => refOf(f.key)?.table ?? []))];
+  const listing: LakeObject[] = [];
+  if (tables.length) for (const prefix of [...tables.map(tablePrefix), TOMBSTONE_PREFIX]) listing.push(...await store.list(prefix));
+  const current = stagingByTable(live, listing);
+  let kept = 0;
+  for (const f of dueFolded) {
+    const ref = refOf(f.key);
+    if (ref && current[ref.table].superseded.has(ref.wmo)) {
       folded.push(f);
+      kept++;
       continue;
     }
-    const now = await store.stat(f.key);
-    if (now && now.size === f.size && now.modified.toISOString() === f.modified) await del(f.key, now.size);
+    const obj = await store.stat(f.key);
+    if (obj && isAsFolded(f, obj)) await del(f.key, obj.size);
   }
+  if (kept) log.info("compact: folded files of re-staged floats kept until they are folded again", { files: kept });
   const retired: LiveList["retired"] = [];
   for (const r of live.retired) {
     if (!due(r.retired_at)) {
