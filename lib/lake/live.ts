@@ -129,6 +129,13 @@ export function isAsFolded(f: Folded, o: LakeObject): boolean {
     (f.etag === undefined || o.etag === undefined || f.etag === o.etag);
 }
 
+/** Whether a listed object is as one of the live list's folded entries recorded it ({@link isAsFolded}): its rows are in the segments. */
+export function foldedBy(live: LiveList): (o: LakeObject) => boolean {
+  const byKey = new Map<string, Folded[]>();
+  for (const f of live.folded) byKey.set(f.key, [...(byKey.get(f.key) ?? []), f]);
+  return (o) => (byKey.get(o.key) ?? []).some((f) => isAsFolded(f, o));
+}
+
 /** One table of a listing under the hiding rule ({@link stagingByTable}). */
 export interface TableStaging {
   /** Floats whose segment rows of the table are hidden. */
@@ -150,8 +157,7 @@ export interface TableStaging {
  * and they are not read (GC may be deleting them one by one).
  */
 export function stagingByTable(live: LiveList, listed: Iterable<LakeObject>): Record<TableName, TableStaging> {
-  const folded = new Map<string, Folded[]>();
-  for (const f of live.folded) folded.set(f.key, [...(folded.get(f.key) ?? []), f]);
+  const isFolded = foldedBy(live);
   const out = Object.fromEntries(TABLES.map((t) => [t, { superseded: new Set(), staging: [], tombstones: new Map() }])) as unknown as Record<TableName, TableStaging>;
   const files: { obj: LakeObject; table: TableName; dac: string; year: string | null; wmo: string }[] = [];
   const tombs: { obj: LakeObject; table: TableName; wmo: string }[] = [];
@@ -161,7 +167,7 @@ export function stagingByTable(live: LiveList, listed: Iterable<LakeObject>): Re
     if (!f && !t) continue;
     if (f) files.push({ obj, ...f });
     else tombs.push({ obj, table: t!.table, wmo: t!.wmo });
-    if (!(folded.get(obj.key) ?? []).some((e) => isAsFolded(e, obj))) out[(f ?? t)!.table].superseded.add((f ?? t)!.wmo);
+    if (!isFolded(obj)) out[(f ?? t)!.table].superseded.add((f ?? t)!.wmo);
   }
   for (const { obj, table, dac, year, wmo } of files) if (out[table].superseded.has(wmo)) out[table].staging.push({ obj, dac, year, wmo });
   for (const { obj, table, wmo } of tombs) if (out[table].superseded.has(wmo)) out[table].tombstones.set(wmo, obj);

@@ -32,7 +32,7 @@ import { FloatManifestSchema } from "../gdac/manifest.ts";
 import { assertLakeExists } from "../removal-guard.ts";
 import { CompactStatsSchema } from "../lake/compact-stats.ts";
 import { MANIFEST_PREFIX, parseManifestKey, parseRawKey, parseSegmentKey, parseStateKey, parseTableFileKey, parseTombstoneKey, RAW_DATA_PREFIX, STATE_PREFIX } from "../lake/layout.ts";
-import { readSnapshot } from "../lake/live.ts";
+import { foldedBy, readSnapshot } from "../lake/live.ts";
 import type { LakeObject, LakeStore } from "../lake/store.ts";
 import type { Logger } from "../log.ts";
 import { mapLimit } from "../parse/discover.ts";
@@ -299,9 +299,9 @@ function lastCompactionLook(records: readonly RunRecord[]): { run_id: string; at
  */
 async function compactionStatus(store: LakeStore, records: readonly RunRecord[], now: Date, maxLagH: number): Promise<CompactionStatus> {
   const { live, listed } = await readSnapshot(store);
-  const folded = new Set(live.folded.map((f) => `${f.key}\n${f.size}\n${f.modified}`));
+  // The live list's identity of a folded object (lib/lake/live.ts: size, time, and ETag on S3).
+  const isFolded = foldedBy(live);
   // Retired segments and orphans (a killed compaction's) are the segments the live list does not name.
-  const isFolded = (o: LakeObject) => folded.has(`${o.key}\n${o.size}\n${o.modified.toISOString()}`);
   const named = new Set(TABLES.flatMap((t) => live.tables[t].map((seg) => seg.key)));
   const staging: LakeObject[] = [];
   let tombstones = 0;
