@@ -1,33 +1,141 @@
 /**
  * NetCDF-3 (classic and 64-bit offset) behind the {@link NetcdfReader} interface.
  *
- * netcdfjs parses the header. Its header parse is bounded by the file (every
- * read is a checked DataView access), but its data reads trust the header: a
- * variable declaring 2^31 levels would have netcdfjs allocate a 2^31-slot
- * array. So, right after the header is parsed and before any data is touched,
- * every variable's extent is computed from its dimensions and checked against
- * the file length and against the other variables. Data are then decoded
- * straight from the bytes with a DataView into typed arrays: netcdfjs'
- * `getDataVariable` boxes every element (one JS string per char), which is
- * an order of magnitude slower and is not needed once the layout is known.
+ * The header is parsed here, in one pass over the bytes with a DataView,
+ * every read checked against the file (a count is checked against the bytes
+ * left before anything is read for it, so a header declaring 2^31
+ * dimensions fails at once instead of allocating). Attribute names and values are only
+ * located in that pass and decoded on first use: most variables' attributes
+ * are never looked at, and netcdfjs' header parse (one JS string per char,
+ * every attribute value decoded) was the largest part of opening a file.
+ * Then, before any data is touched, every variable's extent is computed
+ * from its dimensions and checked against the file length and against the
+ * other variables. Data are decoded straight from the bytes with a DataView
+ * into typed arrays.
  */
-import { NetCDFReader } from "netcdfjs";
-
 import { ParseError } from "../errors.ts";
 import type { NcAttributeValue, NcData, NcType, NcVariable, NetcdfFormat, NetcdfReader } from "./types.ts";
 import { elementCount, NC_TYPE_SIZE as TYPE_SIZE } from "./types.ts";
 
-/** netcdfjs reports an out-of-range type code as the string "undefined". */
-function isNcType(type: string): type is NcType {
-  return Object.hasOwn(TYPE_SIZE, type);
-}
-
 /** `numrecs` value meaning "still being written" (streaming); a finished file never has it. */
 const STREAMING_NUMRECS = 0xffffffff;
 
-type RawAttributes = ReadonlyArray<{ name: string; type: string; value: unknown }>;
+/** NetCDF-3 type codes 1..6. */
+const TYPE_CODES: readonly (NcType | undefined)[] = [undefined, "byte", "char", "short", "int", "float", "double"];
 
-/** A variable and where its data lie. Attributes are converted on first use: most variables' are never looked at. */
+/** Header grammar tags. */
+const ABSENT = 0;
+const NC_DIMENSION = 10;
+const NC_VARIABLE = 11;
+const NC_ATTRIBUTE = 12;
+
+/** An attribute located in the header: its name and value are decoded when asked for. */
+interface RawAttribute {
+  /** Byte offset and length of the name. */
+  nameAt: number;
+  nameLength: number;
+  type: NcType;
+  /** Elements, and the byte offset of the first. */
+  count: number;
+  at: number;
+}
+
+/** A header read failed: the bytes are not (or no longer) a NetCDF-3 header. */
+class HeaderError extends Error {}
+
+/**
+ * Bytes as the text netcdfjs made of them (String.fromCharCode of each
+ * signed byte: 0x80..0xff become U+FF80..U+FFFF), so names read as they
+ * always have.
+ */
+function netcdfjsText(bytes: Uint8Array, at: number, n: number): string {
+  let out = "";
+  for (let i = at; i < at + n; i++) {
+    const b = bytes[i]!;
+    out += String.fromCharCode(b < 0x80 ? b : 0xff00 | b);
+  }
+  return out;
+}
+
+/**
+ * A cursor over the header bytes; every read is checked against the end of
+ * the file. What is being read (`what`, `of`) is only put into words when a
+ * read fails: building the message for every read cost more than the read.
+ */
+class HeaderCursor {
+  offset = 0;
+  /** The dimension, variable or attribute being read, for error messages. */
+  of = "the file";
+  constructor(private readonly bytes: Uint8Array, private readonly view: DataView) {}
+
+  /** Fails unless `n` more bytes are there. */
+  need(n: number, what: string): void {
+    if (!(n <= this.bytes.length - this.offset)) {
+      throw new HeaderError(`${what} of ${this.of} needs ${n} bytes at offset ${this.offset}, past the end of the file (${this.bytes.length} bytes)`);
+    }
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  /** Skips `n` bytes and the padding to the next 4-byte boundary. */
+  skipPadded(n: number, what: string): void {
+    const padded = Math.ceil(n / 4) * 4;
+    this.need(padded, what);
+    this.offset += padded;
+  }
+
+  /** A name's length and bytes (padded); returns where the bytes are. */
+  nameBytes(): { at: number; n: number } {
+    const n = this.u32("name length");
+    const at = this.offset;
+    this.skipPadded(n, "name");
+    return { at, n };
+  }
+
+  /** A name, decoded. */
+  name(): string {
+    const { at, n } = this.nameBytes();
+    return netcdfjsText(this.bytes, at, n);
+  }
+
+  /** A list's tag and count: 0 for an absent list (ABSENT, ABSENT). */
+  list(tag: number, what: string): number {
+    const t = this.u32(`${what} tag`);
+    const n = this.u32(`${what} count`);
+    if (t === ABSENT) {
+      if (n !== ABSENT) throw new HeaderError(`wrong empty tag for list of ${what}`);
+      return 0;
+    }
+    if (t !== tag) throw new HeaderError(`wrong tag for list of ${what}`);
+    return n;
+  }
+
+  /** An attribute list, names and values located but not decoded. */
+  attributes(): RawAttribute[] {
+    const n = this.list(NC_ATTRIBUTE, "attributes");
+    // Each attribute takes at least 12 bytes: name length, type, count.
+    this.need(12 * n, `${n} attributes`);
+    const out: RawAttribute[] = [];
+    for (let i = 0; i < n; i++) {
+      const { at: nameAt, n: nameLength } = this.nameBytes();
+      const code = this.u32("attribute type");
+      const type = TYPE_CODES[code];
+      if (type === undefined) throw new HeaderError(`non valid type ${code} of an attribute of ${this.of}`);
+      const count = this.u32("attribute size");
+      const at = this.offset;
+      this.skipPadded(count * TYPE_SIZE[type], "attribute value");
+      out.push({ nameAt, nameLength, type, count, at });
+    }
+    return out;
+  }
+}
+
+/** A variable and where its data lie. Attributes are decoded on first use: most variables' are never looked at. */
 class Layout implements NcVariable {
   private converted: Record<string, NcAttributeValue> | undefined;
 
@@ -36,7 +144,8 @@ class Layout implements NcVariable {
     readonly type: NcType,
     readonly dimensions: readonly string[],
     readonly shape: readonly number[],
-    private readonly rawAttributes: RawAttributes,
+    private readonly rawAttributes: readonly RawAttribute[],
+    private readonly view: DataView,
     /** Byte offset of the variable's data (of its first record, for record variables). */
     readonly begin: number,
     /** Elements per record (record variables) or in all (others). */
@@ -45,40 +154,115 @@ class Layout implements NcVariable {
   ) {}
 
   get attributes(): Record<string, NcAttributeValue> {
-    this.converted ??= attributes(this.rawAttributes);
+    this.converted ??= attributes(this.rawAttributes, this.view);
     return this.converted;
   }
 }
 
 const utf8 = new TextDecoder("utf-8");
 
-/**
- * netcdfjs builds char attributes with String.fromCharCode(int8), which turns
- * bytes >= 0x80 into U+FF80..U+FFFF: take the low byte back, then decode UTF-8.
- */
-function charAttribute(value: string): string {
+/** Char attributes are UTF-8 text (a superset of the ASCII the manual asks for), trailing NULs dropped. */
+function charAttribute(bytes: Uint8Array, at: number, n: number): string {
+  let end = at + n;
+  while (end > at && bytes[end - 1] === 0) end--;
   let ascii = true;
-  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) ascii = false;
-  const text = ascii ? value : utf8.decode(Uint8Array.from(value, (c) => c.charCodeAt(0) & 0xff));
-  return text.replace(/\0+$/, "");
+  for (let i = at; i < end; i++) if (bytes[i]! > 0x7f) ascii = false;
+  if (!ascii) return utf8.decode(bytes.subarray(at, end)).replace(/\0+$/, "");
+  let text = "";
+  for (let i = at; i < end; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
 }
 
-function attributeValue(type: string, value: unknown): NcAttributeValue {
-  if (type === "char") return charAttribute(String(value));
-  const numbers = Array.isArray(value) ? (value as number[]) : [Number(value)];
-  // netcdfjs reads NC_BYTE as unsigned; NetCDF bytes are signed.
-  const values = type === "byte" ? numbers.map((b) => (b > 127 ? b - 256 : b)) : numbers;
+/** An attribute's value: text for char, one number, or several (bytes signed, as NetCDF's are). */
+function attributeValue(a: RawAttribute, view: DataView, bytes: Uint8Array): NcAttributeValue {
+  if (a.type === "char") return charAttribute(bytes, a.at, a.count);
+  const values = new Array<number>(a.count);
+  for (let i = 0; i < a.count; i++) {
+    switch (a.type) {
+      case "byte":
+        values[i] = view.getInt8(a.at + i);
+        break;
+      case "short":
+        values[i] = view.getInt16(a.at + 2 * i);
+        break;
+      case "int":
+        values[i] = view.getInt32(a.at + 4 * i);
+        break;
+      case "float":
+        values[i] = view.getFloat32(a.at + 4 * i);
+        break;
+      case "double":
+        values[i] = view.getFloat64(a.at + 8 * i);
+        break;
+    }
+  }
   return values.length === 1 ? values[0]! : values;
 }
 
-function attributes(list: RawAttributes): Record<string, NcAttributeValue> {
+function attributes(list: readonly RawAttribute[], view: DataView): Record<string, NcAttributeValue> {
   const out: Record<string, NcAttributeValue> = {};
-  for (const a of list) out[a.name] = attributeValue(a.type, a.value);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  for (const a of list) out[netcdfjsText(bytes, a.nameAt, a.nameLength)] = attributeValue(a, view, bytes);
   return out;
 }
 
 function pad4(n: number): number {
   return Math.ceil(n / 4) * 4;
+}
+
+/** What the header says, before its layout is checked. */
+interface Header {
+  numrecs: number;
+  dimensions: { name: string; size: number }[];
+  /** The last dimension of size 0 (as netcdfjs took it), if any. */
+  recordId: number | undefined;
+  globalAttributes: RawAttribute[];
+  variables: { name: string; typeCode: number; dimensionIds: number[]; attributes: RawAttribute[]; begin: number }[];
+  /** Offset of the first byte after the header. */
+  end: number;
+}
+
+/** Parses the header (magic and version already checked by the caller). */
+function readHeader(bytes: Uint8Array, view: DataView, version: 1 | 2): Header {
+  const c = new HeaderCursor(bytes, view);
+  c.offset = 4;
+  const numrecs = c.u32("numrecs");
+  const nDims = c.list(NC_DIMENSION, "dimensions");
+  // Each dimension takes at least 8 bytes: name length and size.
+  c.need(8 * nDims, `${nDims} dimensions`);
+  const dimensions: Header["dimensions"] = [];
+  let recordId: number | undefined;
+  for (let i = 0; i < nDims; i++) {
+    c.of = `dimension ${i}`;
+    const name = c.name();
+    const size = c.u32("size");
+    if (size === 0) recordId = i;
+    dimensions.push({ name, size });
+  }
+  c.of = "the file";
+  const globalAttributes = c.attributes();
+  const nVars = c.list(NC_VARIABLE, "variables");
+  // Each variable takes at least 28 bytes (32 in the 64-bit offset format).
+  c.need((version === 2 ? 32 : 28) * nVars, `${nVars} variables`);
+  const variables: Header["variables"] = [];
+  for (let i = 0; i < nVars; i++) {
+    c.of = `variable ${i}`;
+    const name = c.name();
+    const rank = c.u32("rank");
+    c.need(4 * rank, "dimension ids");
+    const dimensionIds: number[] = [];
+    for (let d = 0; d < rank; d++) dimensionIds.push(c.u32("dimension id"));
+    const attrs = c.attributes();
+    const typeCode = c.u32("type");
+    c.u32("vsize");
+    let begin = c.u32("begin");
+    if (version === 2) {
+      if (begin > 0) throw new HeaderError("offsets larger than 4GB not supported");
+      begin = c.u32("begin");
+    }
+    variables.push({ name, typeCode, dimensionIds, attributes: attrs, begin });
+  }
+  return { numrecs, dimensions, recordId, globalAttributes, variables, end: c.offset };
 }
 
 /**
@@ -87,27 +271,27 @@ function pad4(n: number): number {
  * or the header.
  */
 export function openNetcdf3(bytes: Uint8Array, file: string, format: NetcdfFormat): NetcdfReader {
-  let nc: NetCDFReader;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let header: Header;
   try {
-    nc = new NetCDFReader(bytes);
+    header = readHeader(bytes, view, format === "netcdf3-64bit-offset" ? 2 : 1);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ParseError(`corrupt or truncated NetCDF-3 header: ${message}`, { file, where: "header" }, { cause: err });
+    if (!(err instanceof HeaderError)) throw err;
+    throw new ParseError(`corrupt or truncated NetCDF-3 header: ${err.message}`, { file, where: "header" }, { cause: err });
   }
   const fail = (message: string, where: string): never => {
     throw new ParseError(message, { file, where });
   };
 
   const fileLength = bytes.length;
-  const headerEnd = nc.buffer.offset;
-  const header = nc.header;
-  const numrecs = header.recordDimension.length;
-  const recordId = header.recordDimension.id;
+  const headerEnd = header.end;
+  const numrecs = header.numrecs;
+  const recordId = header.recordId;
   if (recordId !== undefined && numrecs === STREAMING_NUMRECS) {
     fail("record count is 'streaming' (file was not closed by its writer)", "header: numrecs");
   }
 
-  const dimList = header.dimensions ?? [];
+  const dimList = header.dimensions;
   const dimensions = new Map<string, number>();
   for (const [id, d] of dimList.entries()) {
     if (dimensions.has(d.name)) fail(`dimension ${d.name} is declared twice`, `header: dimension ${d.name}`);
@@ -115,21 +299,21 @@ export function openNetcdf3(bytes: Uint8Array, file: string, format: NetcdfForma
   }
 
   const layouts = new Map<string, Layout>();
-  for (const v of header.variables ?? []) {
+  for (const v of header.variables) {
     const where = `header: variable ${v.name}`;
     if (layouts.has(v.name)) fail(`variable ${v.name} is declared twice`, where);
-    if (!isNcType(v.type)) fail(`variable ${v.name} has an invalid type code`, where);
-    const type = v.type as NcType;
+    const type = TYPE_CODES[v.typeCode];
+    if (type === undefined) return fail(`variable ${v.name} has an invalid type code`, where);
     const names: string[] = [];
     const shape: number[] = [];
-    for (const [i, id] of v.dimensions.entries()) {
+    for (const [i, id] of v.dimensionIds.entries()) {
       const d = dimList[id];
       if (d === undefined) fail(`variable ${v.name} refers to dimension id ${id}, but the file has ${dimList.length}`, where);
       if (id === recordId && i !== 0) fail(`variable ${v.name} uses the record dimension other than first`, where);
       names.push(d!.name);
       shape.push(id === recordId ? numrecs : d!.size);
     }
-    const isRecord = recordId !== undefined && v.dimensions[0] === recordId;
+    const isRecord = recordId !== undefined && v.dimensionIds[0] === recordId;
     const count = elementCount(isRecord ? shape.slice(1) : shape);
     const byteSize = count * TYPE_SIZE[type];
     if (byteSize > fileLength) {
@@ -139,7 +323,7 @@ export function openNetcdf3(bytes: Uint8Array, file: string, format: NetcdfForma
         where,
       );
     }
-    layouts.set(v.name, new Layout(v.name, type, names, shape, v.attributes as RawAttributes, v.offset, count, isRecord));
+    layouts.set(v.name, new Layout(v.name, type, names, shape, v.attributes, view, v.begin, count, isRecord));
   }
 
   const recordVars = [...layouts.values()].filter((l) => l.isRecord);
@@ -173,7 +357,7 @@ export function openNetcdf3(bytes: Uint8Array, file: string, format: NetcdfForma
   }
   checkDisjoint(extents, fail);
 
-  return new Netcdf3Reader(bytes, file, format, dimensions, nc.globalAttributes as RawAttributes, layouts, recsize);
+  return new Netcdf3Reader(bytes, view, file, format, dimensions, header.globalAttributes, layouts, recsize);
 }
 
 function checkDisjoint(extents: Array<{ start: number; end: number; what: string }>, fail: (m: string, w: string) => never): void {
@@ -189,24 +373,23 @@ function checkDisjoint(extents: Array<{ start: number; end: number; what: string
 
 class Netcdf3Reader implements NetcdfReader {
   readonly variables: ReadonlyMap<string, NcVariable>;
-  private readonly view: DataView;
   private convertedGlobals: Record<string, NcAttributeValue> | undefined;
 
   constructor(
     private readonly bytes: Uint8Array,
+    private readonly view: DataView,
     readonly file: string,
     readonly format: NetcdfFormat,
     readonly dimensions: ReadonlyMap<string, number>,
-    private readonly rawGlobalAttributes: RawAttributes,
+    private readonly rawGlobalAttributes: readonly RawAttribute[],
     private readonly layouts: ReadonlyMap<string, Layout>,
     private readonly recsize: number,
   ) {
     this.variables = layouts;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get globalAttributes(): Readonly<Record<string, NcAttributeValue>> {
-    this.convertedGlobals ??= attributes(this.rawGlobalAttributes);
+    this.convertedGlobals ??= attributes(this.rawGlobalAttributes, this.view);
     return this.convertedGlobals;
   }
 

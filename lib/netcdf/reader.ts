@@ -1,6 +1,6 @@
 /**
  * Opens NetCDF bytes with the right reader, chosen by magic bytes:
- * `CDF\x01`/`CDF\x02` -> netcdfjs, `\x89HDF` -> h5wasm.
+ * `CDF\x01`/`CDF\x02` -> lib/netcdf/netcdf3.ts, `\x89HDF` -> h5wasm.
  */
 import { ParseError } from "../errors.ts";
 import { openNetcdf3 } from "./netcdf3.ts";

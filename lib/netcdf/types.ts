@@ -1,6 +1,6 @@
 /**
  * One small reader interface over the two on-disk formats Argo files come in:
- * NetCDF-3 (classic and 64-bit offset, read with netcdfjs) and NetCDF-4/HDF5
+ * NetCDF-3 (classic and 64-bit offset, read by lib/netcdf/netcdf3.ts) and NetCDF-4/HDF5
  * (read with h5wasm). The Argo layer only ever talks to {@link NetcdfReader}.
  */
 import { z } from "zod";
