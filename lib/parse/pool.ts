@@ -1,12 +1,7 @@
 /**
  * Where floats are parsed: in-process (MAX_WORKERS=1) or on a pool of
- * node:worker_threads workers, so parsing and Parquet writing use every
- * core. Each worker (and the in-process runner) holds up to
- * {@link FLOATS_PER_WORKER} floats at once: while DuckDB encodes and writes
- * one float's Parquet files on its own thread, the worker's JavaScript
- * thread decodes the next float instead of waiting (its writer takes the
- * files one at a time, in the order they come, so each file's bytes are as
- * when floats went one by one). Works under Node (through tsx, see
+ * node:worker_threads workers, one float at a time each, so parsing and
+ * Parquet writing use every core. Works under Node (through tsx, see
  * worker-boot.mjs) and Deno (which runs the TypeScript worker directly).
  */
 import { Worker } from "node:worker_threads";
@@ -24,18 +19,9 @@ export type WorkerReply =
   | { id: number; ok: true; outcome: FloatOutcome }
   | { id: number; ok: false; error: { name: string; message: string; context: Record<string, unknown> } };
 
-/**
- * Floats in flight per worker: one being written while the next is decoded.
- * More would only hold more floats in memory: the JavaScript thread is then
- * never idle waiting for DuckDB, which is the gap this fills.
- */
-export const FLOATS_PER_WORKER = 2;
-
 /** Runs float jobs somewhere; `close` releases threads and DuckDB instances. */
 export interface FloatRunner {
-  /** Worker threads (1: in-process). */
-  readonly workers: number;
-  /** How many floats can run at once: {@link FLOATS_PER_WORKER} per worker. */
+  /** How many floats can run at once. */
   readonly concurrency: number;
   run(job: FloatJob, outDir: string, compression: Compression): Promise<FloatOutcome>;
   close(): Promise<void>;
@@ -48,8 +34,7 @@ export async function startRunner(workers: number): Promise<FloatRunner> {
 }
 
 class InProcessRunner implements FloatRunner {
-  readonly workers = 1;
-  readonly concurrency = FLOATS_PER_WORKER;
+  readonly concurrency = 1;
   private constructor(private readonly writer: ParquetWriter) {}
   static async start(): Promise<InProcessRunner> {
     return new InProcessRunner(await ParquetWriter.open());
@@ -67,10 +52,11 @@ interface Pending {
   reject(e: Error): void;
 }
 
-/** One worker thread and the jobs it is on, by id. */
+/** One worker thread and the job it is on. */
 interface Slot {
   worker: Worker;
-  busy: Map<number, Pending>;
+  busy: Pending | null;
+  jobId: number;
 }
 
 /** Spawns one worker thread and waits until its DuckDB is open. */
@@ -91,55 +77,50 @@ function spawn(): Promise<Worker> {
 }
 
 class WorkerPool implements FloatRunner {
-  /** One entry per free place: a slot appears once for each more float it can take. */
-  private idle: Slot[] = [];
+  private readonly idle: Slot[] = [];
   private readonly waiting: Array<{ resolve(slot: Slot): void; reject(err: Error): void }> = [];
   private nextId = 0;
   private closed = false;
 
   private constructor(private readonly slots: Slot[]) {
     for (const s of slots) this.attach(s);
-    // Round-robin over the slots, so that floats spread over every worker before any takes a second.
-    for (let k = 0; k < FLOATS_PER_WORKER; k++) this.idle.push(...slots);
-  }
-
-  get workers(): number {
-    return this.slots.length;
+    this.idle.push(...slots);
   }
 
   get concurrency(): number {
-    return this.slots.length * FLOATS_PER_WORKER;
+    return this.slots.length;
   }
 
   static async start(size: number): Promise<WorkerPool> {
     const workers = await Promise.all(Array.from({ length: size }, spawn));
-    return new WorkerPool(workers.map((worker) => ({ worker, busy: new Map() })));
+    return new WorkerPool(workers.map((worker) => ({ worker, busy: null, jobId: -1 })));
   }
 
-  /** Wires a slot's worker events: replies settle their jobs; a crash fails the slot's jobs and replaces the worker. */
+  /** Wires a slot's worker events: replies settle its job; a crash fails the job and replaces the worker. */
   private attach(slot: Slot): void {
     slot.worker.on("message", (reply: WorkerReply) => {
-      const pending = slot.busy.get(reply.id);
-      if (!pending) return;
-      slot.busy.delete(reply.id);
+      if (reply.id !== slot.jobId || !slot.busy) return;
+      const pending = slot.busy;
+      slot.busy = null;
       this.release(slot);
       if (reply.ok) pending.resolve(reply.outcome);
       else pending.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, context: reply.error.context }));
     });
     const crashed = (err: Error) => {
-      const pending = [...slot.busy.values()];
-      slot.busy.clear();
-      for (const p of pending) p.reject(err);
+      const pending = slot.busy;
+      slot.busy = null;
+      pending?.reject(err);
       // "error" is followed by "exit": replace the worker once.
       const i = this.slots.indexOf(slot);
       if (this.closed || i < 0) return;
       this.slots.splice(i, 1);
-      this.idle = this.idle.filter((s) => s !== slot);
+      const idle = this.idle.indexOf(slot);
+      if (idle >= 0) this.idle.splice(idle, 1);
       spawn().then((worker) => {
-        const fresh: Slot = { worker, busy: new Map() };
+        const fresh: Slot = { worker, busy: null, jobId: -1 };
         this.slots.push(fresh);
         this.attach(fresh);
-        for (let k = 0; k < FLOATS_PER_WORKER; k++) this.release(fresh);
+        this.release(fresh);
       }, (spawnErr: Error) => {
         // The pool goes on with fewer workers; with none left, queued jobs fail instead of waiting forever.
         if (this.slots.length > 0) return;
@@ -168,6 +149,7 @@ class WorkerPool implements FloatRunner {
   async run(job: FloatJob, outDir: string, compression: Compression): Promise<FloatOutcome> {
     const slot = await this.acquire();
     const id = ++this.nextId;
+    slot.jobId = id;
     // Hand the bytes over without copying; a view on a shared buffer is copied first.
     const files = job.files.map((f) => ({
       rest: f.rest,
@@ -175,7 +157,7 @@ class WorkerPool implements FloatRunner {
     }));
     const request: WorkerRequest = { type: "job", id, job: { ...job, files }, outDir, compression };
     return new Promise<FloatOutcome>((resolve, reject) => {
-      slot.busy.set(id, { resolve, reject });
+      slot.busy = { resolve, reject };
       slot.worker.postMessage(request, files.map((f) => f.bytes.buffer as ArrayBuffer));
     });
   }

@@ -200,7 +200,7 @@ export async function runParse(config: Config, store: LakeStore, log: Logger, op
 
   const outDir = await mkdtemp(join(tmpdir(), "argo-lake-parse-"));
   const runner = todo.length ? await startRunner(Math.min(config.MAX_WORKERS, todo.length)) : null;
-  stats.workers = runner?.workers ?? 1;
+  stats.workers = runner?.concurrency ?? 1;
   let done = 0;
   opts.onProgress?.({ done, total: todo.length, errors: 0 });
   try {
