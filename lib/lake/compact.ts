@@ -241,9 +241,15 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
     const work = await mkdtemp(join(tmpdir(), "argo-lake-compact-"));
     const db = await openDuckDB({ threads: 1 });
     try {
-      await db.run(`SET memory_limit = '512MB'`);
+      await db.run(`SET memory_limit = '${COMPACT_MEMORY_LIMIT}'`);
       await db.run(`SET temp_directory = ${sqlString(join(work, "spill"))}`);
       await db.run("SET preserve_insertion_order = true");
+      // Each input is read once: a cache of file bytes would only hold the buffer pool at its limit between partitions.
+      await db.run("SET enable_external_file_cache = false");
+      // Each segment is sorted into a table of this database first; its row groups are the segments' own, so
+      // the COPY writes them as they are.
+      const rowGroup = Math.ceil(config.COMPACT_ROW_GROUP_ROWS / 2048) * 2048;
+      await db.run(`ATTACH ${sqlString(join(work, "sort.duckdb"))} AS compact_work (STORAGE_VERSION 'v1.2.0', ROW_GROUP_SIZE ${rowGroup})`);
       const written = new Map<string, Segment[]>();
       for (const p of selected) {
         if (signal.aborted) break;
@@ -290,6 +296,13 @@ async function compact(config: Config, store: LakeStore, log: Logger, opts: RunC
   }
   await collectGarbage(config, store, log, next, snap, stats);
 }
+
+/**
+ * DuckDB's buffer pool in a compaction. Sorting a partition spills past it to
+ * the work folder, so the job's peak RSS is about this plus the Parquet
+ * writer's row group and Node's own, whatever the lake's size (bench/compact-memory.ts).
+ */
+const COMPACT_MEMORY_LIMIT = "256MB";
 
 /** Quoted identifier. */
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -362,7 +375,11 @@ async function rewritePartition(
     const path = join(work, `segment-${n}.parquet`);
     const lo = sqlString(group[0]!.wmo);
     const hi = sqlString(group.at(-1)!.wmo);
-    await db.run(`COPY (SELECT * FROM compact_source WHERE float_id BETWEEN ${lo} AND ${hi} ORDER BY ${order}) TO ${sqlString(path)} (${options})`);
+    // Sorted into a table on disk first (the sort spills past the memory limit), then copied in its
+    // insertion order: a sort inside the COPY holds the sort and the writer's row groups in memory at once.
+    await db.run(`CREATE TABLE compact_work.segment AS SELECT * FROM compact_source WHERE float_id BETWEEN ${lo} AND ${hi} ORDER BY ${order}`);
+    await db.run(`COPY (SELECT * FROM compact_work.segment) TO ${sqlString(path)} (${options})`);
+    await db.run("DROP TABLE compact_work.segment");
     const size = (await stat(path)).size;
     await store.putFile(key, path);
     await rm(path, { force: true });
