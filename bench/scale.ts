@@ -70,7 +70,7 @@ import {
   RAW_DATA_PREFIX,
   segmentKey,
 } from "../lib/lake/layout.ts";
-import { readLiveList, writeLiveList } from "../lib/lake/live.ts";
+import { foldedBy, readLiveList, writeLiveList } from "../lib/lake/live.ts";
 import { hotKeys } from "../lib/db/redis.ts";
 import { JOB_STAGES } from "../lib/schedule/runs.ts";
 import { TABLES } from "../lake/schema.ts";
@@ -486,11 +486,17 @@ async function synthesiseGdac(root: string, base: Bed, baseInfo: MirrorInfo, n: 
   const bed = await makeBed(root, label, mirror, base.env.MAX_WORKERS);
   log(`${label}: lake: raw zone, manifests, parse states and staging Parquet of ${n} floats from the ${base.label} lake ...`);
   const keys = (await walk(base.lake)).map((f) => f.slice(base.lake.length + 1));
+  const baseStore = new LocalLakeStore(base.lake);
+  const live = await readLiveList(baseStore);
+  const isFolded = foldedBy(live);
   await inParallel(keys, 16, async (key) => {
     const src = join(base.lake, key);
     const wmo = floatOfKey(key);
     if (key === LIVE_KEY) return; // below: its segments are replicated
-    for (const to of wmo === null ? [null] : targets.get(wmo) ?? []) {
+    // A staging file a commit folded (still there until GC) has its rows in the segments, which are
+    // replicated below: only the base float keeps it (its folded entry names it), the copies never had it.
+    const folded = parseTableFileKey(key) !== null && isFolded((await baseStore.stat(key))!);
+    for (const to of wmo === null ? [null] : folded ? [wmo] : targets.get(wmo) ?? []) {
       const dest = join(bed.lake, to === null ? key : renameIn(key, wmo!, to));
       if (key.endsWith(".json")) {
         await mkdir(dirname(dest), { recursive: true });
@@ -499,8 +505,8 @@ async function synthesiseGdac(root: string, base: Bed, baseInfo: MirrorInfo, n: 
       } else await linkFile(src, dest);
     }
   });
+  await baseStore.close();
   // Committed segments: generation g's copy of each segment (a hard link) lists g's floats.
-  const live = await readLiveList(new LocalLakeStore(base.lake));
   if (live.commit > 0) {
     const generations = Math.ceil(n / B);
     const place = new Map(baseInfo.floats.map((f, i) => [f.wmo, i]));

@@ -350,17 +350,7 @@ async function rewritePartition(
   await db.run(`CREATE OR REPLACE TEMP VIEW compact_source AS ${parts.join("\nUNION ALL\n")}`);
   const counts = (await db.all("SELECT float_id, count(*)::BIGINT AS n FROM compact_source GROUP BY float_id ORDER BY float_id"))
     .map((r) => ({ wmo: String(r.float_id), n: Number(r.n) }));
-  // Floats in order, cut before the float that would take a segment past the target.
-  const groups: { wmo: string; n: number }[][] = [];
-  let rows = Infinity;
-  for (const c of counts) {
-    if (rows + c.n > config.COMPACT_TARGET_ROWS) {
-      groups.push([]);
-      rows = 0;
-    }
-    groups.at(-1)!.push(c);
-    rows += c.n;
-  }
+  const groups = floatRuns(counts, config.COMPACT_TARGET_ROWS);
   const kv = Object.entries(tableFileMetadata(p.table)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const options = [
     "FORMAT parquet",
@@ -373,11 +363,18 @@ async function rewritePartition(
   for (const [n, group] of groups.entries()) {
     const key = segmentKey(p.table, p.dac, p.year, commit, n);
     const path = join(work, `segment-${n}.parquet`);
-    const lo = sqlString(group[0]!.wmo);
-    const hi = sqlString(group.at(-1)!.wmo);
-    // Sorted into a table on disk first (the sort spills past the memory limit), then copied in its
-    // insertion order: a sort inside the COPY holds the sort and the writer's row groups in memory at once.
-    await db.run(`CREATE TABLE compact_work.segment AS SELECT * FROM compact_source WHERE float_id BETWEEN ${lo} AND ${hi} ORDER BY ${order}`);
+    // Sorted into a table on disk first, then copied in its insertion order: a sort inside the COPY holds
+    // the sort and the writer's row groups in memory at once. The rows are ordered by float first, so the
+    // table is filled a run of floats at a time, each run sorted on its own and appended in float order:
+    // one sort of a whole segment (millions of rows read from a segment and staging files) did not stay
+    // within the memory limit, a run of about a row group's rows does, whatever the segment's size.
+    await db.run(`CREATE TABLE compact_work.segment AS SELECT * FROM compact_source LIMIT 0`);
+    await db.run("BEGIN TRANSACTION");
+    for (const run of floatRuns(group, config.COMPACT_ROW_GROUP_ROWS)) {
+      const a = sqlString(run[0]!.wmo), b = sqlString(run.at(-1)!.wmo);
+      await db.run(`INSERT INTO compact_work.segment SELECT * FROM compact_source WHERE float_id BETWEEN ${a} AND ${b} ORDER BY ${order}`);
+    }
+    await db.run("COMMIT");
     await db.run(`COPY (SELECT * FROM compact_work.segment) TO ${sqlString(path)} (${options})`);
     await db.run("DROP TABLE compact_work.segment");
     const size = (await stat(path)).size;
@@ -391,6 +388,21 @@ async function rewritePartition(
   }
   await rm(inputs, { recursive: true, force: true });
   return out;
+}
+
+/** Floats in order, cut before the float that would take a run past `limit` rows (a float alone may exceed it). */
+function floatRuns<T extends { n: number }>(floats: readonly T[], limit: number): T[][] {
+  const runs: T[][] = [];
+  let rows = Infinity;
+  for (const f of floats) {
+    if (rows + f.n > limit) {
+      runs.push([]);
+      rows = 0;
+    }
+    runs.at(-1)!.push(f);
+    rows += f.n;
+  }
+  return runs;
 }
 
 /**
